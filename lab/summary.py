@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Print what the lab is: VIP and its holder, URL, every node with its tier and rack, the DB primary.
+
+Reads the inventory through `ansible-inventory` (so group_vars apply) and asks the live containers;
+it only talks to the lab's own container addresses.
+"""
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+TIERS = ("loadbalancers", "webservers", "databases")
+
+
+def inventory(path):
+    out = subprocess.run(["ansible-inventory", "-i", path, "--list"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def http_status(url, timeout=2.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, ""
+    except (OSError, ValueError):
+        return None, ""
+
+
+def container_state(name):
+    out = subprocess.run(["podman", "inspect", "--format", "{{.State.Status}}", name], capture_output=True, text=True)
+    return out.stdout.strip() or "absent"
+
+
+def holds_address(container, address):
+    out = subprocess.run(["podman", "exec", container, "ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
+    return f" {address}/" in out.stdout
+
+
+def main(path):
+    inv = inventory(path)
+    hostvars = inv["_meta"]["hostvars"]
+    members = {tier: inv.get(tier, {}).get("hosts", []) for tier in TIERS}
+    lbs = members["loadbalancers"]
+    vips = hostvars[lbs[0]].get("ha_lamp_vips", []) if lbs else []
+
+    print("\nLab cluster")
+    for vip in vips:
+        address = vip["address"].split("/")[0]
+        holders = [lb for lb in lbs if holds_address(hostvars[lb]["ansible_host"], address)]
+        print(f"  VIP {vip['name']}: {address}  held by: {', '.join(holders) or 'nobody'}")
+        print(f"  URL: http://{address}/   database writer: {address}:3306   readers: {address}:3307")
+    print(f"\n  {'host':<6} {'tier':<14} {'rack':<5} {'address':<15} {'container':<10} role")
+    for tier in TIERS:
+        for host in members[tier]:
+            hv = hostvars[host]
+            role = ""
+            if tier == "databases":
+                writer, _ = http_status(f"http://{hv['ansible_host']}:9200/writer")
+                reader, _ = http_status(f"http://{hv['ansible_host']}:9200/reader")
+                role = "PRIMARY (writable)" if writer == 200 else "replica" if reader == 200 else "not serving"
+            elif tier == "loadbalancers":
+                role = "VIP holder" if any(holds_address(hv["ansible_host"], v["address"].split("/")[0]) for v in vips) else "backup"
+            print(f"  {host:<6} {tier:<14} {hv.get('rack', '?'):<5} {hv['ansible_host']:<15} "
+                  f"{container_state(hv['ansible_host']):<10} {role}")
+    if vips:
+        address = vips[0]["address"].split("/")[0]
+        served = []
+        for _ in range(4):
+            status, body = http_status(f"http://{address}/")
+            node = next((line.split("=", 1)[1] for line in body.splitlines() if line.startswith("web_node=")), "-")
+            served.append(f"{status}:{node}")
+        print(f"\n  4 requests to http://{address}/ -> {', '.join(served)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "inventories/lab"))

@@ -1,0 +1,29 @@
+"""Web tier, seen from outside: health checks, the demo page, sessions shared across web nodes."""
+from conftest import http_get, page_fields, session_opener
+
+
+def test_every_web_node_is_healthy(lab):
+    for web in lab.groups["webservers"]:
+        status, body = http_get(f"http://{lab.address(web)}/healthz")
+        assert status == 200, f"{web}: /healthz answered {status}: {body[:200]}"
+
+
+def test_demo_page_names_the_web_and_database_nodes(lab):
+    status, body = http_get(f"http://{lab.vip}/")
+    assert status == 200
+    fields = page_fields(body)
+    assert fields["web_node"] in lab.groups["webservers"]
+    assert fields["db_node"] in lab.groups["databases"]
+
+
+def test_a_session_continues_on_the_other_web_node(lab):
+    """Same cookie, requests sent straight to each web node in turn: the counter keeps counting."""
+    opener = session_opener()
+    counts = []
+    for web in lab.groups["webservers"] * 2:
+        status, body = http_get(f"http://{lab.address(web)}/", opener=opener)
+        assert status == 200
+        fields = page_fields(body)
+        assert fields["web_node"] == web
+        counts.append(int(fields["session_count"]))
+    assert counts == list(range(counts[0], counts[0] + len(counts))), counts

@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: Apache-2.0
+"""Pure logic shared by the mysql_topology and mysql_promotion modules.
+
+Nothing here talks to a server: GTID list parsing and comparison for MariaDB (which has no
+GTID set functions, see promotion-checklist C3) and the rules the mysql role uses to
+recognise the live topology instead of re-imposing the inventory's initial primary.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class GtidError(ValueError):
+    pass
+
+
+def parse_gtid_list(text):
+    """Parse a MariaDB GTID list ('0-1-10,1-2-5') into {(domain, server_id): seq}.
+
+    Empty or None gives {}. For one (domain, server_id) pair the highest seq wins.
+    """
+    result = {}
+    if text is None:
+        return result
+    for item in str(text).replace("\n", "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        parts = item.split("-")
+        if len(parts) != 3:
+            raise GtidError("invalid GTID %r (expected domain-server_id-seq)" % item)
+        try:
+            domain, server_id, seq = (int(p) for p in parts)
+        except ValueError:
+            raise GtidError("invalid GTID %r (non-numeric part)" % item)
+        if domain < 0 or server_id < 0 or seq < 0:
+            raise GtidError("invalid GTID %r (negative part)" % item)
+        key = (domain, server_id)
+        result[key] = max(seq, result.get(key, 0))
+    return result
+
+
+def domain_positions(text):
+    """{domain: (seq, server_id)} keeping the highest seq per domain.
+
+    This is how Gtid_IO_Pos / gtid_current_pos are compared between replicas: with
+    gtid_strict_mode seq numbers only grow inside a domain.
+    """
+    result = {}
+    for (domain, server_id), seq in parse_gtid_list(text).items():
+        if domain not in result or seq > result[domain][0]:
+            result[domain] = (seq, server_id)
+    return result
+
+
+def format_gtid(parsed):
+    return ",".join("%d-%d-%d" % (d, s, n) for (d, s), n in sorted(parsed.items()))
+
+
+def missing_gtids(node_state, reference_state):
+    """Return the (domain, server_id, seq) entries of node_state that reference_state lacks.
+
+    Both arguments are gtid_binlog_state strings (one entry per domain AND server_id).
+    A node is contained in the reference when, for every (domain, server_id) it has
+    written or received, the reference has reached at least the same seq. Comparing
+    per server_id catches the classic errant tail: old primary 0-1-105 against a new
+    primary at 0-1-100,0-2-120 is NOT contained although 105 < 120.
+    """
+    node = parse_gtid_list(node_state)
+    ref = parse_gtid_list(reference_state)
+    missing = []
+    for (domain, server_id), seq in sorted(node.items()):
+        if ref.get((domain, server_id), -1) < seq:
+            missing.append((domain, server_id, seq))
+    return missing
+
+
+def is_contained(node_state, reference_state):
+    return not missing_gtids(node_state, reference_state)
+
+
+def dominates(a, b):
+    """True when domain positions a are >= b in every domain of b."""
+    pa = domain_positions(a)
+    for domain, (seq, _sid) in domain_positions(b).items():
+        if pa.get(domain, (-1, 0))[0] < seq:
+            return False
+    return True
+
+
+def received_position(replica):
+    """What a replica has RECEIVED: the per-domain maximum of Gtid_IO_Pos and gtid_current_pos.
+
+    Gtid_IO_Pos can be empty right after START SLAVE when nothing new arrived; what was
+    executed has been received too.
+    """
+    merged = {}
+    for text in (replica.get("gtid_io_pos"), replica.get("gtid_current_pos")):
+        for domain, (seq, sid) in domain_positions(text).items():
+            if domain not in merged or seq > merged[domain][0]:
+                merged[domain] = (seq, sid)
+    return ",".join("%d-%d-%d" % (d, sid, seq) for d, (seq, sid) in sorted(merged.items()))
+
+
+def host_to_node(host, addresses):
+    """Map a Master_Host value (address or name) to an inventory name, else return it unchanged."""
+    for name, address in addresses.items():
+        if host in (name, address):
+            return name
+    return host
+
+
+def plan_topology(nodes, inventory_primary, addresses, epoch_primary=None):
+    """Decide what the mysql role may do on this run.
+
+    nodes: {name: {"read_only": "ON"|"OFF", "replica": {...}|None, "gtid_binlog_state": str}}
+    for every DB node the play reached. Returns a dict:
+      primary        node that is (or becomes) the primary
+      bootstrap      True on a first deploy (no topology yet)
+      open_writes    True when the role must set read_only=OFF on the primary
+      attach         nodes to point at the primary (fresh, empty nodes only)
+      keep           replicas already following the primary (left untouched)
+      leave          {node: reason} nodes the role must not touch
+    Raises ValueError with an operator-facing message when the state is ambiguous.
+    """
+    writable = sorted(n for n, s in nodes.items() if s.get("read_only") == "OFF" and not s.get("replica"))
+    if len(writable) > 1:
+        raise ValueError("several writable primaries (%s): refusing to touch replication (split brain). "
+                         "Fence all but one with SET GLOBAL read_only=ON, then run playbooks/rejoin.yml."
+                         % ", ".join(writable))
+    replicas = {n: host_to_node(s["replica"].get("Master_Host"), addresses)
+                for n, s in nodes.items() if s.get("replica")}
+    plan = {"bootstrap": False, "open_writes": False, "attach": [], "keep": [], "leave": {}}
+    if writable:
+        plan["primary"] = writable[0]
+    elif replicas:
+        sources = sorted(set(replicas.values()))
+        if len(sources) != 1:
+            raise ValueError("no writable primary and replicas follow different sources (%s): "
+                             "run playbooks/db_status.yml and resolve by hand." % ", ".join(sources))
+        source = sources[0]
+        if source not in nodes:
+            raise ValueError("no writable primary: the replicas follow %s, which is unreachable. "
+                             "Run playbooks/failover.yml." % source)
+        if nodes[source].get("replica"):
+            raise ValueError("no writable primary: %s is followed by the replicas but replicates itself."
+                             % source)
+        if epoch_primary not in (None, source):
+            raise ValueError("no writable primary: replicas follow %s but the promotion epoch names %s. "
+                             "Run playbooks/db_status.yml and resolve by hand." % (source, epoch_primary))
+        # The primary restarted (read_only=ON comes from the config file on every node) and
+        # nothing promoted another node meanwhile: re-open it.
+        plan["primary"] = source
+        plan["open_writes"] = True
+    else:
+        with_data = sorted(n for n, s in nodes.items() if parse_gtid_list(s.get("gtid_binlog_state")))
+        if [n for n in with_data if n != inventory_primary]:
+            raise ValueError("no replication configured but %s already hold transactions: cannot tell which "
+                             "node is authoritative. Make one primary by hand or reseed the others."
+                             % ", ".join(with_data))
+        if inventory_primary not in nodes:
+            raise ValueError("first deploy needs the initial primary %s in the play" % inventory_primary)
+        plan["primary"] = inventory_primary
+        plan["bootstrap"] = epoch_primary in (None, inventory_primary)
+        if not plan["bootstrap"]:
+            raise ValueError("first deploy: the epoch file names %s, not the initial primary %s"
+                             % (epoch_primary, inventory_primary))
+        plan["open_writes"] = True
+    primary = plan["primary"]
+    for name in sorted(nodes):
+        if name == primary:
+            continue
+        state = nodes[name]
+        if name in replicas:
+            if replicas[name] == primary:
+                plan["keep"].append(name)
+            else:
+                plan["leave"][name] = "replicates from %s, not from the primary %s" % (replicas[name], primary)
+        elif not parse_gtid_list(state.get("gtid_binlog_state")):
+            plan["attach"].append(name)
+        else:
+            plan["leave"][name] = ("outside the topology with its own transactions (%s): run playbooks/rejoin.yml"
+                                   % state.get("gtid_binlog_state"))
+    return plan

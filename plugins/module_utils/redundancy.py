@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: onprem.ha_lamp contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Inventory redundancy validator: entry points shared by the filter, the action plugin and tests.
+
+    report = validate({"groups": {...}, "hostvars": {...}, "options": {...}})
+    print(render_text(report))
+
+``groups`` maps group name -> list of host names (only loadbalancers, webservers and databases
+are read); ``hostvars`` maps host name -> {variable: value} with the contract variables
+(CONTRACT_VARS) already templated. Plain Python: no Ansible import anywhere in the rule core.
+
+The report is a plain dict (JSON-serialisable):
+
+    ok          True when there is no error
+    errors      number of findings with severity error
+    warnings    number of findings with severity warning
+    findings    [{severity, rule, tier, hosts, message}], errors first, then by tier
+    summary     failure-domain level, sites, primary, per tier: hosts and hosts per domain
+    availability  see availability.estimate
+"""
+
+from __future__ import annotations
+
+from ansible_collections.onprem.ha_lamp.plugins.module_utils import availability as _availability
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import (
+    CONTRACT_VARS,
+    DEFAULT_OPTIONS,
+    TIERS,
+    Findings,
+    OptionError,
+    Topology,
+    check_options,
+)
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_rules import run_all
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_text import render_text
+
+__all__ = ["CONTRACT_VARS", "DEFAULT_OPTIONS", "TIERS", "OptionError", "RULES", "inventory_from", "render_text", "validate"]
+
+# Every rule id the validator can emit, with its severity: the stable public vocabulary.
+RULES = {
+    "TIER_MISSING": "error",
+    "GROUP_MALFORMED": "error",
+    "TIER_TOO_FEW_HOSTS": "error",
+    "TIER_SINGLE_DOMAIN": "error",
+    "TIER_SINGLE_SITE": "warning",
+    "HOST_MULTI_TIER": "warning",
+    "RACK_MISSING": "error",
+    "RACK_INVALID": "error",
+    "SITE_INVALID": "error",
+    "SITE_PARTIAL": "warning",
+    "ADDRESS_INVALID": "error",
+    "ADDRESS_DUPLICATE": "error",
+    "VAR_TEMPLATE_ERROR": "error",
+    "CLUSTER_VAR_CONFLICT": "error",
+    "FAILURE_DOMAIN_INVALID": "error",
+    "VIPS_MISSING": "error",
+    "VIPS_MALFORMED": "error",
+    "VIP_MALFORMED": "error",
+    "VIP_UNKNOWN_KEY": "warning",
+    "VIP_NAME_INVALID": "error",
+    "VIP_NAME_DUPLICATE": "error",
+    "VIP_ADDRESS_INVALID": "error",
+    "VIP_ADDRESS_DUPLICATE": "error",
+    "VIP_ADDRESS_CONFLICT": "error",
+    "VIP_OUTSIDE_LB_SUBNET": "error",
+    "VIP_VRID_INVALID": "error",
+    "VIP_VRID_DUPLICATE": "error",
+    "VIP_INTERFACE_INVALID": "error",
+    "LB_ADDRESS_NOT_IP": "error",
+    "DB_PRIMARY_INVALID": "error",
+    "DB_PRIMARY_NOT_IN_DATABASES": "error",
+    "DB_NO_REMOTE_REPLICA": "error",
+    "DB_REPLICA_SHARES_PRIMARY_DOMAIN": "warning",
+    "DB_SERVER_ID_INVALID": "error",
+    "DB_SERVER_ID_DUPLICATE": "error",
+    "DB_EVEN_SITES": "warning",
+}
+
+
+def validate(inventory):
+    """Validate ``{"groups", "hostvars", "options"?, "var_errors"?}``; return the report dict.
+
+    Raises OptionError only when the input as a whole is unusable (groups or hostvars not a
+    mapping, a bad option); everything wrong *inside* the inventory becomes a finding.
+    """
+    options = check_options(inventory.get("options") if isinstance(inventory, dict) else None)
+    findings = Findings()
+    topo = Topology(inventory, options, findings)
+    primary = run_all(topo, findings)
+    ordered = findings.sorted()
+    errors = sum(1 for finding in ordered if finding["severity"] == "error")
+    return {
+        "ok": errors == 0,
+        "errors": errors,
+        "warnings": len(ordered) - errors,
+        "findings": ordered,
+        "summary": _summary(topo, primary),
+        "availability": _estimate(topo, options, primary),
+    }
+
+
+def _summary(topo, primary):
+    tiers = {}
+    for tier in TIERS:
+        domains = {}
+        for host in topo.tier_hosts(tier):
+            domain = topo.domain_of(host) or "(no %s)" % topo.level
+            domains[domain] = domains.get(domain, 0) + 1
+        tiers[tier] = {"hosts": list(topo.tiers.get(tier, [])), "domains": domains}
+    return {
+        "failure_domain": topo.level,
+        "sites": topo.sites,
+        "hosts": len(topo.hosts),
+        "db_primary": primary,
+        "db_primary_assumed": primary is not None and topo.db_primary is None,
+        "tiers": tiers,
+    }
+
+
+def _estimate(topo, options, primary):
+    levels = {"rack": {}, "site": {}}
+    for tier in TIERS:
+        racks, sites = {}, {}
+        for host in topo.tier_hosts(tier):
+            rack = topo.domain_of(host, "rack") or "(no rack)"
+            racks[rack] = racks.get(rack, 0) + 1
+            sites[host.site] = sites.get(host.site, 0) + 1
+        levels["rack"][tier] = racks
+        levels["site"][tier] = sites
+    primary_domains = {}
+    if primary is not None:
+        host = topo.hosts[primary]
+        primary_domains = {"rack": topo.domain_of(host, "rack") or "(no rack)", "site": host.site}
+    return _availability.estimate(
+        levels,
+        topo.level,
+        TIERS,
+        host_availability=options["host_availability"],
+        domain_availability=options["domain_availability"],
+        primary_domains=primary_domains,
+    )
+
+
+def _plain(value, depth=0):
+    """Copy a templated value into plain Python types (Ansible hands out tagged subclasses)."""
+    if depth > 20:
+        return repr(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__")):
+        return {_plain(key, depth + 1): _plain(value[key], depth + 1) for key in value.keys()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, depth + 1) for item in value]
+    return repr(value)
+
+
+def inventory_from(groups, hostvars, options=None):
+    """Build the validator's input from Ansible's ``groups`` and ``hostvars`` (or plain dicts).
+
+    Only the hosts of the three tiers and only CONTRACT_VARS are read. Reading a variable from
+    Ansible's hostvars templates it in that host's context (``rack: "{{ x }}"`` works), and other
+    variables, such as a templated ``ansible_podman_host``, are never touched. A variable that
+    fails to template is recorded in ``var_errors`` and becomes a VAR_TEMPLATE_ERROR finding.
+    Raises OptionError when groups or hostvars are not mappings at all.
+    """
+    if not hasattr(groups, "get") or not hasattr(groups, "keys"):
+        raise OptionError("groups must be a mapping of group name to host list, got %s" % type(groups).__name__)
+    if not hasattr(hostvars, "__getitem__") or not hasattr(hostvars, "__contains__"):
+        raise OptionError("hostvars must be a mapping of host name to variables, got %s" % type(hostvars).__name__)
+    plain_groups = {}
+    wanted = []
+    for tier in TIERS:
+        if tier not in groups:
+            continue
+        members = groups.get(tier)
+        plain_groups[tier] = _plain(members)
+        if isinstance(members, (list, tuple)):
+            wanted.extend(member for member in members if isinstance(member, str))
+    plain_hostvars = {}
+    var_errors = {}
+    for host in dict.fromkeys(wanted):
+        try:
+            variables = hostvars[host] if host in hostvars else {}
+        except Exception as exc:  # noqa: BLE001 - any templating failure must become a finding
+            var_errors.setdefault(host, {})["(host variables)"] = _short_error(exc)
+            continue
+        values = {}
+        for var in CONTRACT_VARS:
+            try:
+                if var not in variables:
+                    continue
+                values[var] = _plain(variables[var])
+            except Exception as exc:  # noqa: BLE001 - e.g. AnsibleUndefinedVariable inside rack: "{{ x }}"
+                var_errors.setdefault(host, {})[var] = _short_error(exc)
+        plain_hostvars[host] = values
+    return {"groups": plain_groups, "hostvars": plain_hostvars, "var_errors": var_errors, "options": options or {}}
+
+
+def _short_error(exc):
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."

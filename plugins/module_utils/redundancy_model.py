@@ -1,0 +1,455 @@
+# -*- coding: utf-8 -*-
+# Copyright: onprem.ha_lamp contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Normalised view of the inventory for the redundancy rules.
+
+Plain Python on purpose (no Ansible imports): the filter, the action plugin and the unit tests
+all feed it the same plain dict. Everything here is linear in the number of hosts: hosts are
+visited once and grouped with dicts, never compared pairwise.
+
+Malformed data never raises: each problem becomes a finding and the offending value is left out
+of the model (``None``), so the later rules simply skip what could not be understood.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+TIERS = ("loadbalancers", "webservers", "databases")
+CLUSTER = "cluster"  # the "tier" of findings about cluster-wide settings
+TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3}
+
+# The only variables the validator reads (see the inventory contract in ARCHITECTURE.md).
+CONTRACT_VARS = (
+    "ansible_host",
+    "rack",
+    "site",
+    "ha_lamp_vrrp_address",
+    "mysql_server_id",
+    "ha_lamp_vips",
+    "ha_lamp_db_primary",
+    "ha_lamp_failure_domain",
+)
+
+DEFAULT_SITE = "default"
+FAILURE_DOMAIN_LEVELS = ("rack", "site")
+
+# One member of each tier, for messages ("... so losing one rack keeps a load balancer").
+TIER_MEMBER = {
+    "loadbalancers": "a load balancer",
+    "webservers": "a web server",
+    "databases": "a database",
+}
+
+_DOTTED = re.compile(r"^[0-9.]+$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class OptionError(ValueError):
+    """The options themselves are unusable (not the inventory): callers turn it into their own error."""
+
+
+DEFAULT_OPTIONS = {
+    # Probability that one host is up (independent failures). 0.99 = about 3.65 days down a year.
+    "host_availability": 0.99,
+    # Probability that a whole failure domain (rack or site: power, top-of-rack switch, cooling) is up,
+    # independently of its hosts; 1.0 = domains never fail as a whole. The default makes the spread
+    # matter: two hosts in one rack are then far less available than two hosts in two racks.
+    "domain_availability": 0.999,
+    # Overrides ha_lamp_failure_domain from the inventory when set.
+    "failure_domain": None,
+    # How many host names a message spells out before it says "and N more".
+    "message_host_limit": 10,
+}
+
+
+def check_options(options):
+    """Merge ``options`` over the defaults; raise OptionError naming the bad option."""
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise OptionError("options must be a mapping, got %s" % type_name(options))
+    unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+    if unknown:
+        raise OptionError("unknown option(s): %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULT_OPTIONS))))
+    merged = dict(DEFAULT_OPTIONS)
+    merged.update({key: value for key, value in options.items() if value is not None})
+    for key in ("host_availability", "domain_availability"):
+        value = merged[key]
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise OptionError("%s must be a number in (0, 1], got %r" % (key, merged[key]))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise OptionError("%s must be a number in (0, 1], got %r" % (key, merged[key]))
+        merged[key] = float(value)
+    if merged["failure_domain"] is not None and merged["failure_domain"] not in FAILURE_DOMAIN_LEVELS:
+        raise OptionError("failure_domain must be one of %s, got %r" % (", ".join(FAILURE_DOMAIN_LEVELS), merged["failure_domain"]))
+    limit = merged["message_host_limit"]
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise OptionError("message_host_limit must be a positive integer, got %r" % (limit,))
+    return merged
+
+
+def type_name(value):
+    """Human name of a YAML-ish type, for messages ("a list", "a string")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a %s" % type(value).__name__
+
+
+def show(value, limit=80):
+    """Short, stable rendering of a value for a message."""
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def name_hosts(hosts, limit=10):
+    """'lb1', 'lb1 and lb2', 'a, b and c', 'a, b, ... and 40 more'."""
+    hosts = list(hosts)
+    if not hosts:
+        return "(none)"
+    if len(hosts) > limit:
+        return "%s and %d more" % (", ".join(hosts[:limit]), len(hosts) - limit)
+    if len(hosts) == 1:
+        return hosts[0]
+    return "%s and %s" % (", ".join(hosts[:-1]), hosts[-1])
+
+
+def value_key(value):
+    """Hashable key to compare values of any YAML type (cluster-wide variables)."""
+    if isinstance(value, str):
+        return "s:" + value
+    try:
+        return "j:" + json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return "r:" + repr(value)
+
+
+class Findings:
+    """Collects findings; severity ``error`` blocks deployment, ``warning`` is advice."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, severity, rule, tier, hosts, message):
+        self.items.append(
+            {
+                "severity": severity,
+                "rule": rule,
+                "tier": tier,
+                "hosts": sorted(set(hosts)),
+                "message": message,
+            }
+        )
+
+    def error(self, rule, tier, hosts, message):
+        self.add("error", rule, tier, hosts, message)
+
+    def warning(self, rule, tier, hosts, message):
+        self.add("warning", rule, tier, hosts, message)
+
+    def sorted(self):
+        """Errors first, then cluster / loadbalancers / webservers / databases, then discovery order."""
+        order = {id(item): index for index, item in enumerate(self.items)}
+        return sorted(
+            self.items,
+            key=lambda f: (f["severity"] != "error", TIER_ORDER.get(f["tier"], 9), order[id(f)]),
+        )
+
+
+def parse_address(value):
+    """Parse an ``ansible_host``-like value.
+
+    Returns ``(key, ip, problem)``: ``key`` is the normalised address used to find duplicates,
+    ``ip`` an ipaddress object when the value is an IP address (else ``None``), ``problem`` a
+    sentence when the value is unusable (then key and ip are ``None``).
+    """
+    if not isinstance(value, str):
+        return None, None, "is %s, not an address string" % type_name(value)
+    text = value.strip()
+    if not text:
+        return None, None, "is empty"
+    if _DOTTED.match(text) or ":" in text:
+        try:
+            ip = ipaddress.ip_address(text.split("%", 1)[0])
+        except ValueError:
+            return None, None, "does not parse as an IP address"
+        return str(ip), ip, None
+    name = text.lower().rstrip(".")
+    if len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
+        return None, None, "is neither an IP address nor a valid DNS name"
+    return name, None, None
+
+
+def parse_interface(value):
+    """Parse an address that may carry a prefix (``10.0.0.11`` or ``10.0.0.11/24``): (ip, problem)."""
+    if not isinstance(value, str):
+        return None, "is %s, not an IP address string" % type_name(value)
+    try:
+        return ipaddress.ip_interface(value.strip()).ip, None
+    except ValueError:
+        return None, "does not parse as an IP address"
+
+
+class Host:
+    """Contract variables of one cluster host, validated."""
+
+    __slots__ = ("name", "tiers", "rack", "site", "site_set", "address_key", "address_ip", "vrrp_ip", "server_id", "vars")
+
+    def __init__(self, name, variables):
+        self.name = name
+        self.tiers = []
+        self.vars = variables
+        self.rack = None  # valid rack name or None
+        self.site = DEFAULT_SITE
+        self.site_set = False
+        self.address_key = None  # normalised ansible_host (or inventory name) for duplicate detection
+        self.address_ip = None  # ipaddress object when ansible_host is an IP
+        self.vrrp_ip = None  # ha_lamp_vrrp_address when valid
+        self.server_id = None
+
+    @property
+    def tier(self):
+        """The tier findings about this host are filed under (its first tier)."""
+        return self.tiers[0] if self.tiers else CLUSTER
+
+    @property
+    def segment_ip(self):
+        """The LB's address on the VRRP segment: ha_lamp_vrrp_address, else ansible_host."""
+        return self.vrrp_ip if self.vrrp_ip is not None else self.address_ip
+
+
+class Topology:
+    """Tiers, hosts and cluster-wide settings, read once from the inventory dict."""
+
+    def __init__(self, inventory, options, findings):
+        self.options = options
+        self.findings = findings
+        self.limit = options["message_host_limit"]
+        groups, hostvars, var_errors = self._split_input(inventory)
+        self.hosts = {}  # name -> Host, insertion order = first appearance in the tiers
+        self.tiers = {}  # tier -> [host names] (deduplicated, order kept)
+        self.missing_tiers = []
+        self._read_groups(groups)
+        self._read_template_errors(var_errors)
+        for host in self.hosts.values():
+            raw = hostvars.get(host.name) if isinstance(hostvars, dict) else None
+            host.vars = raw if isinstance(raw, dict) else {}
+            self._read_host(host)
+        self.level = self._read_failure_domain()
+        self.sites = sorted({host.site for host in self.hosts.values()})
+        self.multi_site = len(self.sites) > 1
+        self.vips = self._read_cluster_var("ha_lamp_vips", self.tiers.get("loadbalancers", []), "loadbalancers")
+        self.db_primary = self._read_cluster_var("ha_lamp_db_primary", list(self.hosts), "databases")
+
+    # -- input -----------------------------------------------------------------------------
+
+    def _split_input(self, inventory):
+        if not isinstance(inventory, dict):
+            raise OptionError("the inventory must be a mapping with groups and hostvars, got %s" % type_name(inventory))
+        groups = inventory.get("groups")
+        hostvars = inventory.get("hostvars")
+        if not isinstance(groups, dict):
+            raise OptionError("groups must be a mapping of group name to host list, got %s" % type_name(groups))
+        if not isinstance(hostvars, dict):
+            raise OptionError("hostvars must be a mapping of host name to variables, got %s" % type_name(hostvars))
+        var_errors = inventory.get("var_errors") or {}
+        return groups, hostvars, var_errors if isinstance(var_errors, dict) else {}
+
+    def _read_groups(self, groups):
+        for tier in TIERS:
+            members = groups.get(tier)
+            if members is None or (isinstance(members, (list, tuple)) and len(members) == 0):
+                self.missing_tiers.append(tier)
+                self.tiers[tier] = []
+                state = "is not defined" if members is None else "is empty"
+                self.findings.error(
+                    "TIER_MISSING", tier, [],
+                    "%s: the group %s; add at least 2 hosts in different failure domains to it" % (tier, state),
+                )
+                continue
+            if not isinstance(members, (list, tuple)):
+                self.tiers[tier] = []
+                self.findings.error(
+                    "GROUP_MALFORMED", tier, [],
+                    "%s: the group is %s (%s), not a list of host names; define it as an inventory group with hosts"
+                    % (tier, type_name(members), show(members)),
+                )
+                continue
+            names = []
+            seen = set()
+            for member in members:
+                if not isinstance(member, str) or not member:
+                    self.findings.error(
+                        "GROUP_MALFORMED", tier, [],
+                        "%s: the group contains %s (%s), not a host name; list host names only" % (tier, type_name(member), show(member)),
+                    )
+                    continue
+                if member in seen:
+                    continue
+                seen.add(member)
+                names.append(member)
+                host = self.hosts.get(member)
+                if host is None:
+                    host = self.hosts[member] = Host(member, {})
+                host.tiers.append(tier)
+            self.tiers[tier] = names
+
+    def _read_template_errors(self, var_errors):
+        """Variables the caller could not template (e.g. an undefined variable inside rack: "{{ x }}")."""
+        for host_name, errors in var_errors.items():
+            if host_name not in self.hosts or not isinstance(errors, dict):
+                continue
+            host = self.hosts[host_name]
+            for var, error in errors.items():
+                self.findings.error(
+                    "VAR_TEMPLATE_ERROR", host.tier, [host_name],
+                    "%s: variable %s could not be templated (%s); fix the expression or set a plain value" % (host_name, var, error),
+                )
+
+    # -- per host --------------------------------------------------------------------------
+
+    def _read_host(self, host):
+        variables = host.vars
+        self._read_domain_var(host, "rack", variables.get("rack"), required=True)
+        self._read_domain_var(host, "site", variables.get("site"), required=False)
+        self._read_address(host, variables)
+        if "databases" in host.tiers and variables.get("mysql_server_id") is not None:
+            host.server_id = variables.get("mysql_server_id")  # checked by the database rules
+
+    def _read_domain_var(self, host, var, value, required):
+        if value is None:
+            return  # missing rack: reported per tier by the host rules
+        if isinstance(value, str) and value.strip() and value == value.strip():
+            if var == "rack":
+                host.rack = value
+            else:
+                host.site = value
+                host.site_set = True
+            return
+        if isinstance(value, str):
+            problem = "is empty" if not value.strip() else "has leading or trailing spaces"
+            fix = "set it to a non-empty name without surrounding spaces"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            problem = "is %s, not a string" % type_name(value)
+            fix = "quote it (%s: \"%s\")" % (var, value)
+        else:
+            problem = "is %s, not a string" % type_name(value)
+            fix = "set exactly one %s name per host, as a string" % var
+        rule = "RACK_INVALID" if var == "rack" else "SITE_INVALID"
+        self.findings.error(rule, host.tier, [host.name], "%s: %s %s %s; %s" % (host.name, var, show(value), problem, fix))
+        if var == "site":
+            host.site_set = True  # it was set, just badly: do not also report it as unset
+
+    def _read_address(self, host, variables):
+        if "ansible_host" in variables and variables["ansible_host"] is not None:
+            value = variables["ansible_host"]
+            key, ip, problem = parse_address(value)
+            if problem:
+                self.findings.error(
+                    "ADDRESS_INVALID", host.tier, [host.name],
+                    "%s: ansible_host %s %s; set it to the host's IP address or DNS name" % (host.name, show(value), problem),
+                )
+            host.address_key, host.address_ip = key, ip
+        else:
+            # Ansible connects to the inventory name itself when ansible_host is unset.
+            key, ip, problem = parse_address(host.name)
+            if not problem:
+                host.address_key, host.address_ip = key, ip
+        value = variables.get("ha_lamp_vrrp_address")
+        if value is not None:
+            ip, problem = parse_interface(value)
+            if problem:
+                self.findings.error(
+                    "ADDRESS_INVALID", host.tier, [host.name],
+                    "%s: ha_lamp_vrrp_address %s %s; set it to the host's IP address on the VRRP segment (A.B.C.D)"
+                    % (host.name, show(value), problem),
+                )
+            host.vrrp_ip = ip
+
+    # -- cluster-wide variables ------------------------------------------------------------
+
+    def _read_failure_domain(self):
+        forced = self.options.get("failure_domain")
+        value = self._read_cluster_var("ha_lamp_failure_domain", list(self.hosts), CLUSTER)
+        if forced:
+            return forced
+        if value is None:
+            return "rack"
+        if value not in FAILURE_DOMAIN_LEVELS:
+            self.findings.error(
+                "FAILURE_DOMAIN_INVALID", CLUSTER, [],
+                "ha_lamp_failure_domain is %s; set it to 'rack' (default) or 'site'" % show(value),
+            )
+            return "rack"
+        return value
+
+    def _read_cluster_var(self, var, host_names, tier):
+        """Value of a cluster-wide variable; a finding when the hosts disagree.
+
+        Such variables normally live in group_vars/all, so every host carries the same value.
+        Hosts that do not define the variable are ignored, except for ha_lamp_vips on the load
+        balancers: every LB must carry the same VIPs, or keepalived has nothing to fail over to.
+        """
+        by_value = {}
+        unset = []
+        for name in host_names:
+            variables = self.hosts[name].vars
+            if var not in variables or variables[var] is None:
+                unset.append(name)
+                continue
+            value = variables[var]
+            entry = by_value.get(value_key(value))
+            if entry is None:
+                by_value[value_key(value)] = entry = (value, [])
+            entry[1].append(name)
+        if not by_value:
+            return None
+        values = list(by_value.values())
+        if len(values) > 1 or (var == "ha_lamp_vips" and unset):
+            parts = ["%s on %s" % (show(value, 60), name_hosts(names, self.limit)) for value, names in values]
+            if var == "ha_lamp_vips" and unset:
+                parts.append("unset on %s" % name_hosts(unset, self.limit))
+            self.findings.error(
+                "CLUSTER_VAR_CONFLICT", tier, [name for _value, names in values for name in names] + (unset if var == "ha_lamp_vips" else []),
+                "%s differs between hosts: %s; set it once for the whole cluster (group_vars/all)" % (var, "; ".join(parts)),
+            )
+        return values[0][0]
+
+    # -- helpers for the rules -------------------------------------------------------------
+
+    def domain_of(self, host, level=None):
+        """Failure-domain label of a host at ``level`` (rack or site); None when its rack is unknown."""
+        level = level or self.level
+        if level == "site":
+            return host.site
+        if host.rack is None:
+            return None
+        return "%s/%s" % (host.site, host.rack) if self.multi_site else host.rack
+
+    def tier_hosts(self, tier):
+        return [self.hosts[name] for name in self.tiers.get(tier, [])]

@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: onprem.ha_lamp contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Documentation for the onprem.ha_lamp.validate_inventory action plugin (plugins/action/validate_inventory.py).
+
+The work happens on the controller in the action plugin; this file only carries the documentation,
+like ansible.builtin.debug's module file.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: validate_inventory
+version_added: 0.1.0
+author: onprem.ha_lamp maintainers
+short_description: Refuse an HA LAMP inventory that has a single point of failure
+description:
+  - Reads the inventory (the C(groups) and C(hostvars) of the play) on the controller and checks the redundancy
+    of the three tiers C(loadbalancers), C(webservers) and C(databases) against the collection's inventory contract.
+  - Fails the task listing B(every) error at once, grouped by tier; shows every warning; returns the full report and
+    can write it as JSON.
+  - Never connects to an inventory host, so it runs before the hosts exist. Only the hosts of the three tiers and only
+    the contract variables (C(ansible_host), C(rack), C(site), C(ha_lamp_vrrp_address), C(mysql_server_id),
+    C(ha_lamp_vips), C(ha_lamp_db_primary), C(ha_lamp_failure_domain)) are read, each templated in its host's context.
+  - "Rules (errors): every tier exists with at least 2 hosts spread over at least 2 failure domains (rack by default,
+    or site per C(ha_lamp_failure_domain)); every cluster host has a non-empty string C(rack); C(site) is a string;
+    addresses parse and are unique; C(ha_lamp_vips) is a list of VIPs with unique names, a valid address/len inside
+    the subnet of every load balancer (its C(ha_lamp_vrrp_address) or C(ansible_host)), equal to no host address,
+    and a C(vrid) 1-255 unique per VRRP segment; C(ha_lamp_db_primary), when given, is a member of C(databases);
+    the primary has a replica in another failure domain; C(mysql_server_id) values are unique integers
+    1-4294967295; cluster-wide variables agree between hosts."
+  - "Warnings: a tier confined to one site of a multi-site cluster, a host in several tiers, C(site) set on only some
+    hosts, unknown VIP keys, a replica sharing the primary's failure domain, databases over an even number of sites
+    with no tie-breaker site."
+  - Every message names the host, the variable, the value at fault and the fix.
+  - Also prints an availability estimate (each tier, the whole stack, the worst single failure domain) as nines and
+    minutes of downtime per year.
+  - Topology only; secrets, OS versions and ports are checked elsewhere, so an inventory without passwords passes.
+options:
+  report_path:
+    description:
+      - Write the JSON report to this path on the controller (directories are created).
+      - Written on every run, also in check mode and when the check fails, so CI can keep it as an artifact.
+    type: path
+  host_availability:
+    description: Probability that one host is up, for the availability estimate.
+    type: float
+    default: 0.99
+  domain_availability:
+    description:
+      - Probability that a whole failure domain (rack, or site) is up on its own; C(1.0) means domains never fail.
+    type: float
+    default: 0.999
+  failure_domain:
+    description:
+      - Level each tier must be spread over; overrides the inventory's C(ha_lamp_failure_domain) (default C(rack)).
+    type: str
+    choices: [rack, site]
+  fail_on_warnings:
+    description: Fail the task on warnings too, not only on errors.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Nothing on any host changes in any mode; the optional report file is written in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+    description: Runs on the controller only.
+notes:
+  - Run it in a play on C(localhost) with C(gather_facts=false), as C(playbooks/validate.yml) does. The implicit
+    localhost is subject to C(--limit); add C(localhost) to a limit (C(--limit 'lb1,localhost')) to keep the gate.
+  - The rule core is the same as the M(onprem.ha_lamp.redundancy_report) filter's, see there for the rule ids.
+seealso:
+  - plugin: onprem.ha_lamp.redundancy_report
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Validate the inventory's redundancy (no host is contacted)
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Refuse an inventory with a single point of failure
+      onprem.ha_lamp.validate_inventory:
+        report_path: "{{ playbook_dir }}/../reports/redundancy.json"
+
+- name: Stricter gate for production, sites as failure domains
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Refuse any warning too
+      onprem.ha_lamp.validate_inventory:
+        failure_domain: site
+        fail_on_warnings: true
+        host_availability: 0.995
+"""
+
+RETURN = r"""
+msg:
+  description: One line when the check passes; on failure every error, grouped by tier, errors first.
+  returned: always
+  type: str
+  sample: |-
+    Inventory redundancy check failed: 1 error(s), 0 warning(s). Nothing was deployed. Fix every item below and run again.
+    ERRORS
+      [loadbalancers]
+        TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in rack 'r1' (var rack); place them in at least 2 racks so losing one rack keeps a load balancer
+report:
+  description: The structured report, as returned by the P(onprem.ha_lamp.redundancy_report#filter) filter.
+  returned: unless the options are invalid
+  type: dict
+  contains:
+    ok:
+      description: True when there is no error.
+      type: bool
+    errors:
+      description: Number of errors.
+      type: int
+    warnings:
+      description: Number of warnings.
+      type: int
+    findings:
+      description: Each finding with C(severity), C(rule), C(tier), C(hosts) and C(message), errors first.
+      type: list
+      elements: dict
+    summary:
+      description: Failure-domain level, sites, host count, primary database, per tier hosts and hosts per domain.
+      type: dict
+    availability:
+      description: Per tier and stack availability, nines, downtime minutes per year, and failure-domain losses.
+      type: dict
+report_text:
+  description: The human-readable report.
+  returned: unless the options are invalid
+  type: str
+report_path:
+  description: Where the JSON report was written.
+  returned: when O(report_path) is set
+  type: str
+"""

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, in the order that fails fastest. Called by `./labctl test` (which installs
+# everything first) and therefore by CI's .ci/run. Prints each step's wall time and a closing tally.
+set -uo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.conf"
+export PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+
+passed=0 failed=0 results=()
+cleanup() {
+  # Never leave lab containers or the lab network behind, whatever failed.
+  ansible-playbook -i inventories/lab lab/destroy.yml >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+step() {
+  local name="$1"; shift
+  local start=$SECONDS
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  if "$@"; then
+    passed=$((passed + 1)); results+=("PASS  $(printf '%5ss' $((SECONDS - start)))  $name")
+  else
+    failed=$((failed + 1)); results+=("FAIL  $(printf '%5ss' $((SECONDS - start)))  $name")
+  fi
+}
+
+step "yamllint" yamllint --strict .
+step "ansible-lint (production profile)" ansible-lint
+step "unit and plugin tests (pytest)" python -m pytest -q tests/unit tests/integration
+step "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
+step "collection build and offline install" tests/collection_install.sh
+step "molecule cluster (Debian 12, with failure drills)" molecule test -s cluster
+step "molecule cluster_trixie (Debian 13)" molecule test -s cluster_trixie
+
+printf '\n%s\n' "${results[@]}"
+echo "suite: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
