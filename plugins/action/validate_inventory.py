@@ -19,7 +19,6 @@ from ansible.utils.display import Display
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import (
     OptionError,
     inventory_from,
-    render_text,
     validate,
 )
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_text import render_availability, render_findings
@@ -53,9 +52,9 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="validate_inventory: %s" % exc)
             return result
 
-        text = render_text(report)
+        # The text is not returned: on failure the callback prints the whole result, and msg already
+        # carries the errors. Callers that want the text use the redundancy_report filter (text=true).
         result["report"] = report
-        result["report_text"] = text
 
         if args["report_path"]:
             error = self._write_report(args["report_path"], report)

@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 import http.client
 import json
+import os
 import re
 import socket
 import ssl
@@ -373,8 +374,6 @@ class Probe:
         self._writer.write(event)
 
     def _watch_stop_file(self):
-        import os
-
         while not self._stop.wait(0.2):
             if os.path.exists(self.cfg.stop_file):
                 self._stop.set()
@@ -420,12 +419,11 @@ class Probe:
         summary.update(self.counts)
         self._writer.write(summary)
         self._writer.close()
-        result = dict(summary)
-        result.update(run_id=cfg.run_id, started=started, ended=ended,
-                      events_path=cfg.events_path)
-        result.pop("kind")
-        result["writes_acknowledged"] = len(self.acknowledged)
-        result.pop("acknowledged_seqs")
+        # Not 'started'/'finished': async_status reads those keys of a module result as job state.
+        result = {"run_id": cfg.run_id, "events_path": cfg.events_path, "probe_start": started,
+                  "probe_end": ended, "duration_s": summary["duration_s"], "stragglers": stragglers,
+                  "writes_acknowledged": len(self.acknowledged)}
+        result.update(self.counts)
         return result
 
 

@@ -50,6 +50,8 @@ def _panel(ax, series, bucket_s, title, unit):
         ax.bar(xs, ok, width=bucket_s, align="edge", color=_OK_COLOR, label="ok", linewidth=0)
         ax.bar(xs, err, width=bucket_s, align="edge", bottom=ok, color=_ERR_COLOR,
                label="failed", linewidth=0)
+        # Headroom for the outage strip drawn along the top edge.
+        ax.set_ylim(0, max(o + e for o, e in zip(ok, err)) * 1.15 or 1.0)
     else:
         ax.text(0.5, 0.5, "no %s recorded" % unit, transform=ax.transAxes, ha="center", va="center")
     ax.set_ylabel("%s/s (by send time)" % unit)
@@ -67,7 +69,10 @@ def _marks(ax, marks, t0):
 def _windows(ax, windows, t0, end_x):
     for window in windows or []:
         end = window["end"] if window["end"] is not None else end_x + t0
+        # Light shading behind the bars plus a solid strip on top, visible even over full bars.
         ax.axvspan(window["start"] - t0, end - t0, color=_ERR_COLOR, alpha=0.12, linewidth=0)
+        ax.axvspan(window["start"] - t0, end - t0, ymin=0.96, ymax=1.0, color=_ERR_COLOR, alpha=0.8,
+                   linewidth=0, zorder=3)
 
 
 def render_timeline(path, report, events, bucket_s=1.0, extra_marks=None):
@@ -110,6 +115,12 @@ def render_timeline(path, report, events, bucket_s=1.0, extra_marks=None):
         rto_text = "RTO: n/a"
     else:
         rto_text = "RTO %.2f s" % rto
+    if writes:
+        write_rto = report.get("write_rto_s")
+        if report.get("write_status") == "not_recovered":
+            rto_text += " (writes: not recovered)"
+        elif write_rto is not None:
+            rto_text += " (writes %.2f s)" % write_rto
     lost = report.get("lost_writes")
     fig.suptitle("Drill %s: %s, %s failed requests, lost writes %s"
                  % (report.get("name"), rto_text, report.get("failed_requests"),

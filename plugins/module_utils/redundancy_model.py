@@ -44,6 +44,10 @@ TIER_MEMBER = {
 }
 
 _DOTTED = re.compile(r"^[0-9.]+$")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# Canonical dotted-quad IPv4 (no leading zeros): validated without building an ipaddress object,
+# which is the single most expensive step at 10,000 hosts. Its text is already the normalised key.
+_IPV4 = re.compile(r"^%s(?:\.%s){3}$" % (_OCTET, _OCTET))
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -184,25 +188,27 @@ class Findings:
 def parse_address(value):
     """Parse an ``ansible_host``-like value.
 
-    Returns ``(key, ip, problem)``: ``key`` is the normalised address used to find duplicates,
-    ``ip`` an ipaddress object when the value is an IP address (else ``None``), ``problem`` a
-    sentence when the value is unusable (then key and ip are ``None``).
+    Returns ``(key, is_ip, problem)``: ``key`` is the normalised address used to find duplicates
+    (the canonical IP text, or the lower-case DNS name), ``is_ip`` tells whether it is an IP
+    address, ``problem`` a sentence when the value is unusable (then key is ``None``).
     """
     if not isinstance(value, str):
-        return None, None, "is %s, not an address string" % type_name(value)
+        return None, False, "is %s, not an address string" % type_name(value)
     text = value.strip()
     if not text:
-        return None, None, "is empty"
+        return None, False, "is empty"
+    if _IPV4.match(text):
+        return text, True, None
     if _DOTTED.match(text) or ":" in text:
         try:
             ip = ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError:
-            return None, None, "does not parse as an IP address"
-        return str(ip), ip, None
+            return None, False, "does not parse as an IP address"
+        return str(ip), True, None
     name = text.lower().rstrip(".")
     if len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
-        return None, None, "is neither an IP address nor a valid DNS name"
-    return name, None, None
+        return None, False, "is neither an IP address nor a valid DNS name"
+    return name, False, None
 
 
 def parse_interface(value):
@@ -218,7 +224,7 @@ def parse_interface(value):
 class Host:
     """Contract variables of one cluster host, validated."""
 
-    __slots__ = ("name", "tiers", "rack", "site", "site_set", "address_key", "address_ip", "vrrp_ip", "server_id", "vars")
+    __slots__ = ("name", "tiers", "rack", "site", "site_set", "address_key", "address_is_ip", "vrrp_ip", "server_id", "vars")
 
     def __init__(self, name, variables):
         self.name = name
@@ -228,7 +234,7 @@ class Host:
         self.site = DEFAULT_SITE
         self.site_set = False
         self.address_key = None  # normalised ansible_host (or inventory name) for duplicate detection
-        self.address_ip = None  # ipaddress object when ansible_host is an IP
+        self.address_is_ip = False
         self.vrrp_ip = None  # ha_lamp_vrrp_address when valid
         self.server_id = None
 
@@ -236,6 +242,11 @@ class Host:
     def tier(self):
         """The tier findings about this host are filed under (its first tier)."""
         return self.tiers[0] if self.tiers else CLUSTER
+
+    @property
+    def address_ip(self):
+        """ansible_host as an ipaddress object (built on demand: only load balancers need it)."""
+        return ipaddress.ip_address(self.address_key) if self.address_is_ip else None
 
     @property
     def segment_ip(self):
@@ -254,6 +265,7 @@ class Topology:
         self.hosts = {}  # name -> Host, insertion order = first appearance in the tiers
         self.tiers = {}  # tier -> [host names] (deduplicated, order kept)
         self.missing_tiers = []
+        self.template_failed = set()  # (host, var) pairs that could not be templated
         self._read_groups(groups)
         self._read_template_errors(var_errors)
         for host in self.hosts.values():
@@ -320,16 +332,25 @@ class Topology:
             self.tiers[tier] = names
 
     def _read_template_errors(self, var_errors):
-        """Variables the caller could not template (e.g. an undefined variable inside rack: "{{ x }}")."""
+        """Variables the caller could not template (e.g. an undefined variable inside rack: "{{ x }}").
+
+        One finding per (variable, error) so a broken group_vars/all line is reported once with
+        every host it breaks, not once per host.
+        """
+        grouped = {}
         for host_name, errors in var_errors.items():
             if host_name not in self.hosts or not isinstance(errors, dict):
                 continue
-            host = self.hosts[host_name]
             for var, error in errors.items():
-                self.findings.error(
-                    "VAR_TEMPLATE_ERROR", host.tier, [host_name],
-                    "%s: variable %s could not be templated (%s); fix the expression or set a plain value" % (host_name, var, error),
-                )
+                self.template_failed.add((host_name, var))
+                grouped.setdefault((var, str(error)), []).append(host_name)
+        for (var, error), names in grouped.items():
+            tier = self.hosts[names[0]].tier
+            self.findings.error(
+                "VAR_TEMPLATE_ERROR", tier, names,
+                "%s: variable %s could not be templated (%s); fix the expression or set a plain value"
+                % (name_hosts(names, self.limit), var, error),
+            )
 
     # -- per host --------------------------------------------------------------------------
 
@@ -368,18 +389,18 @@ class Topology:
     def _read_address(self, host, variables):
         if "ansible_host" in variables and variables["ansible_host"] is not None:
             value = variables["ansible_host"]
-            key, ip, problem = parse_address(value)
+            key, is_ip, problem = parse_address(value)
             if problem:
                 self.findings.error(
                     "ADDRESS_INVALID", host.tier, [host.name],
                     "%s: ansible_host %s %s; set it to the host's IP address or DNS name" % (host.name, show(value), problem),
                 )
-            host.address_key, host.address_ip = key, ip
+            host.address_key, host.address_is_ip = key, is_ip
         else:
             # Ansible connects to the inventory name itself when ansible_host is unset.
-            key, ip, problem = parse_address(host.name)
+            key, is_ip, problem = parse_address(host.name)
             if not problem:
-                host.address_key, host.address_ip = key, ip
+                host.address_key, host.address_is_ip = key, is_ip
         value = variables.get("ha_lamp_vrrp_address")
         if value is not None:
             ip, problem = parse_interface(value)
@@ -431,7 +452,7 @@ class Topology:
             return None
         values = list(by_value.values())
         if len(values) > 1 or (var == "ha_lamp_vips" and unset):
-            parts = ["%s on %s" % (show(value, 60), name_hosts(names, self.limit)) for value, names in values]
+            parts = ["%s on %s" % (show(value, 160), name_hosts(names, self.limit)) for value, names in values]
             if var == "ha_lamp_vips" and unset:
                 parts.append("unset on %s" % name_hosts(unset, self.limit))
             self.findings.error(

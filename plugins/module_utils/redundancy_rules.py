@@ -93,7 +93,7 @@ def rule_racks_and_sites(topo, findings):
     """RACK_MISSING (per tier) and SITE_PARTIAL. Invalid values were reported while reading."""
     missing = {}
     for host in topo.hosts.values():
-        if host.vars.get("rack") is None:
+        if host.vars.get("rack") is None and (host.name, "rack") not in topo.template_failed:
             missing.setdefault(host.tier, []).append(host.name)
     for tier in TIERS:
         names = missing.get(tier)
@@ -172,7 +172,8 @@ def rule_vips(topo, findings, by_address):
 
     lb_ips = []
     for host in lbs:
-        if host.segment_ip is None:
+        segment_ip = host.segment_ip
+        if segment_ip is None:
             var = "ha_lamp_vrrp_address" if host.vars.get("ha_lamp_vrrp_address") is not None else "ansible_host"
             findings.error(
                 "LB_ADDRESS_NOT_IP", tier, [host.name],
@@ -181,7 +182,7 @@ def rule_vips(topo, findings, by_address):
             )
         else:
             var = "ha_lamp_vrrp_address" if host.vrrp_ip is not None else "ansible_host"
-            lb_ips.append((host, var, host.segment_ip))
+            lb_ips.append((host, var, segment_ip))
 
     names = {}
     addresses = {}
@@ -203,8 +204,8 @@ def rule_vips(topo, findings, by_address):
                 % (label, ", ".join(unknown), ", ".join(VIP_KEYS)),
             )
         _check_vip_name(findings, tier, lb_names, index, entry, names)
-        network = _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_address, lb_ips)
-        _check_vip_vrid(findings, tier, lb_names, label, entry, network, segments)
+        _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_address, lb_ips)
+        _check_vip_vrid(findings, tier, lb_names, label, entry, segments)
 
     for segment, vrids in segments.items():
         for vrid, labels in vrids.items():
@@ -236,7 +237,7 @@ def _check_vip_name(findings, tier, lb_names, index, entry, names):
 
 
 def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_address, lb_ips):
-    """Returns the VIP's network when its address is valid, else None."""
+    """Address syntax, uniqueness, and place inside every LB's VRRP subnet."""
     value = entry.get("address")
     if not isinstance(value, str) or "/" not in value:
         problem = "missing" if value is None else "%s, not 'A.B.C.D/len'" % show(value)
@@ -244,7 +245,7 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
             "VIP_ADDRESS_INVALID", tier, lb_names,
             "loadbalancers: %s address is %s; write it as address/prefix length, e.g. 10.0.0.100/24" % (label, problem),
         )
-        return None
+        return
     try:
         interface = ipaddress.ip_interface(value.strip())
     except ValueError:
@@ -252,7 +253,7 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
             "VIP_ADDRESS_INVALID", tier, lb_names,
             "loadbalancers: %s address %s does not parse; write it as address/prefix length, e.g. 10.0.0.100/24" % (label, show(value)),
         )
-        return None
+        return
     ip, network = interface.ip, interface.network
     if network.num_addresses > 2 and ip in (network.network_address, network.broadcast_address):
         findings.error(
@@ -260,7 +261,7 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
             "loadbalancers: %s address %s is the %s address of %s; pick a free host address inside the subnet"
             % (label, value, "network" if ip == network.network_address else "broadcast", network),
         )
-        return network
+        return
     if str(ip) in addresses:
         findings.error(
             "VIP_ADDRESS_DUPLICATE", tier, lb_names,
@@ -282,10 +283,9 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
             "LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on "
             "the VIP's segment" % (label, value, network, detail),
         )
-    return network
 
 
-def _check_vip_vrid(findings, tier, lb_names, label, entry, network, segments):
+def _check_vip_vrid(findings, tier, lb_names, label, entry, segments):
     vrid = entry.get("vrid")
     if isinstance(vrid, bool) or not isinstance(vrid, int) or not 1 <= vrid <= 255:
         problem = "missing" if vrid is None else (
@@ -297,24 +297,22 @@ def _check_vip_vrid(findings, tier, lb_names, label, entry, network, segments):
             "not used by another VRRP cluster there" % (label, problem),
         )
         return
-    # Two VIPs share a VRRP segment when they share a subnet or name the same interface.
-    keys = []
-    if network is not None:
-        keys.append("subnet %s" % network)
+    # Every LB carries every VIP on its VRRP segment (the subnet of ha_lamp_vrrp_address or
+    # ansible_host, checked above), so VIPs share one segment unless they name different
+    # interfaces: VIPs without an interface are on the LBs' default VRRP interface.
     interface = entry.get("interface")
+    key = "the load balancers' default VRRP interface"
     if interface is not None:
         if isinstance(interface, str) and interface.strip():
-            keys.append("interface %s" % interface)
+            key = "interface %s" % interface.strip()
         else:
             findings.error(
                 "VIP_INTERFACE_INVALID", tier, lb_names,
                 "loadbalancers: %s interface is %s; set it to the LBs' network interface name (e.g. eth0) or leave it out"
                 % (label, show(interface)),
             )
-    for key in keys:
-        labels = segments.setdefault(key, {}).setdefault(vrid, [])
-        if label not in labels:
-            labels.append(label)
+            return
+    segments.setdefault(key, {}).setdefault(vrid, []).append(label)
 
 
 # -- databases --------------------------------------------------------------------------------

@@ -211,11 +211,11 @@ events_path:
   description: The events file.
   returned: always
   type: str
-started:
+probe_start:
   description: Epoch seconds when the run started.
   returned: mode=run
   type: float
-ended:
+probe_end:
   description: Epoch seconds when the run ended.
   returned: mode=run
   type: float

@@ -281,8 +281,9 @@ def _report_md(reports):
         lines.append("- writes acknowledged %s of %s; verified: %s%s"
                      % (rep.get("writes_acknowledged"), rep.get("writes_total"), rep.get("verified"),
                         "" if not rep.get("verify_error") else " (%s)" % rep["verify_error"]))
-        lines.append("- failed before the fault: %s; errors: %s"
-                     % (rep.get("failed_before_fault"), rep.get("error_classes") or "none"))
+        errors = ", ".join("%s: %s" % kv for kv in sorted((rep.get("error_classes") or {}).items()))
+        lines.append("- failed before the fault: %s; request errors: %s"
+                     % (rep.get("failed_before_fault"), errors or "none"))
         if rep.get("notes"):
             lines.append("- notes: %s" % rep["notes"])
         lines.append("")

@@ -135,10 +135,6 @@ report:
     availability:
       description: Per tier and stack availability, nines, downtime minutes per year, and failure-domain losses.
       type: dict
-report_text:
-  description: The human-readable report.
-  returned: unless the options are invalid
-  type: str
 report_path:
   description: Where the JSON report was written.
   returned: when O(report_path) is set

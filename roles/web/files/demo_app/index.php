@@ -1,0 +1,70 @@
+<?php
+// ha_lamp demo application.
+// Each request: continues the (shared, database-backed) PHP session, writes one row into
+// ha_lamp_app.visits through the VIP writer, reads it back and prints which web node, which
+// database node and which release answered, as key=value lines for scripts and probes.
+declare(strict_types=1);
+
+header('Content-Type: text/plain; charset=utf-8');
+header('Cache-Control: no-store');
+
+// The release id is the name of the release directory, written by the role into REVISION.
+$revisionFile = __DIR__ . '/REVISION';
+$release = is_readable($revisionFile) ? trim((string) file_get_contents($revisionFile)) : basename(__DIR__);
+$node = getenv('HA_LAMP_NODE') ?: gethostname();
+
+session_start();
+$_SESSION['count'] = (int) ($_SESSION['count'] ?? 0) + 1;
+$sessionCount = $_SESSION['count'];
+$sessionId = session_id();
+// Release the session lock before the slower work below.
+session_write_close();
+
+const VISITS_DDL = 'CREATE TABLE IF NOT EXISTS visits ('
+    . ' id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,'
+    . ' web_node VARCHAR(64) NOT NULL,'
+    . ' release_id VARCHAR(128) NOT NULL,'
+    . ' session_id VARCHAR(128) NOT NULL,'
+    . ' created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)'
+    . ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4';
+
+function record_visit(mysqli $db, string $node, string $release, string $sessionId): int
+{
+    $stmt = $db->prepare('INSERT INTO visits (web_node, release_id, session_id) VALUES (?, ?, ?)');
+    $stmt->bind_param('sss', $node, $release, $sessionId);
+    $stmt->execute();
+    return (int) $db->insert_id;
+}
+
+try {
+    $db = HaLampConfig::connectWriter();
+    try {
+        $visitId = record_visit($db, $node, $release, $sessionId);
+    } catch (mysqli_sql_exception $e) {
+        if ($e->getCode() !== 1146) { // ER_NO_SUCH_TABLE: first request ever creates it.
+            throw $e;
+        }
+        $db->query(VISITS_DDL);
+        $visitId = record_visit($db, $node, $release, $sessionId);
+    }
+    $stmt = $db->prepare('SELECT web_node, (SELECT @@hostname), (SELECT COUNT(*) FROM visits) FROM visits WHERE id = ?');
+    $stmt->bind_param('i', $visitId);
+    $stmt->execute();
+    [$storedNode, $dbNode, $visits] = $stmt->get_result()->fetch_row();
+    $db->close();
+} catch (Throwable $e) {
+    http_response_code(503);
+    echo "web_node={$node}\nrelease={$release}\nerror=database unavailable\n";
+    error_log('ha_lamp demo: ' . $e->getMessage());
+    exit;
+}
+
+echo "web_node={$node}\n";
+echo "db_node={$dbNode}\n";
+echo "release={$release}\n";
+echo "visits={$visits}\n";
+echo "visit_id={$visitId}\n";
+echo "visit_read_back=" . ($storedNode === $node ? 'ok' : 'mismatch') . "\n";
+echo "session_count={$sessionCount}\n";
+echo "session_id={$sessionId}\n";
+echo 'client_ip=' . ($_SERVER['REMOTE_ADDR'] ?? '') . "\n";

@@ -1,0 +1,102 @@
+"""End-to-end tests of playbooks/validate.yml: ansible-playbook against the example inventories.
+
+Each bad_* inventory carries exactly one fault and must fail (exit code 2) naming it; good_* and
+warn_* inventories must pass (exit code 0). Run from the repository root, whose ansible.cfg puts
+the collection on the collections path:
+
+    python -m pytest tests/integration/test_validate_playbook.py
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "inventories", "examples")
+PLAYBOOK = os.path.join(ROOT, "playbooks", "validate.yml")
+
+
+def ansible_playbook():
+    """ansible-playbook next to the running interpreter (the venv), else on PATH."""
+    candidate = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return candidate if os.path.exists(candidate) else shutil.which("ansible-playbook")
+
+
+def run_validate(inventory, *extra):
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    proc = subprocess.run(
+        [ansible_playbook(), "-i", inventory, PLAYBOOK, *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+# inventory directory -> text the failure output must contain (rule id and the fault's specifics)
+BAD = {
+    "bad_address_unparseable": "ADDRESS_INVALID db2: ansible_host '10.20.0.320' does not parse as an IP address",
+    "bad_db_primary_unknown": "DB_PRIMARY_NOT_IN_DATABASES databases: ha_lamp_db_primary is 'db9'",
+    "bad_db_same_rack": "DB_NO_REMOTE_REPLICA databases: primary db1 is in rack 'r1'",
+    "bad_duplicate_address": "ADDRESS_DUPLICATE web1 and web2 share the address 10.20.0.21",
+    "bad_lb_one_site": "TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in site 'dc1' (var site)",
+    "bad_lb_same_rack": "TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in rack 'r1' (var rack)",
+    "bad_missing_group": "TIER_MISSING webservers: the group is not defined",
+    "bad_missing_rack": "RACK_MISSING webservers: web2 has no rack (var rack)",
+    "bad_rack_list": "RACK_INVALID db3: rack [\"r3\", \"r4\"] is a list, not a string",
+    "bad_rack_undefined_template": "VAR_TEMPLATE_ERROR lb1, lb2, web1, web2, db1, db2 and db3: variable rack could not be templated",
+    "bad_server_id_duplicate": "DB_SERVER_ID_DUPLICATE databases: db1 and db2 share mysql_server_id 1",
+    "bad_single_webserver": "TIER_TOO_FEW_HOSTS webservers: only web1",
+    "bad_vip_is_host_address": "VIP_ADDRESS_CONFLICT loadbalancers: VIP 'public' address 10.20.0.21 is also web1's ansible_host",
+    "bad_vip_outside_subnet": "VIP_OUTSIDE_LB_SUBNET loadbalancers: VIP 'public' 10.30.0.100/24 is outside the subnet",
+    "bad_vips_string": "VIPS_MALFORMED loadbalancers: ha_lamp_vips is a string ('10.20.0.100/24'), not a list",
+    "bad_vrid_duplicate": "VIP_VRID_DUPLICATE loadbalancers: VIP 'public' and VIP 'internal' use vrid 51",
+    "bad_vrid_out_of_range": "VIP_VRID_INVALID loadbalancers: VIP 'public' vrid is 300, outside 1-255",
+}
+GOOD = ["good_minimal", "good_multisite", "good_templated", "good_vrrp_segment"]
+WARN = {"warn_even_sites": "DB_EVEN_SITES [databases] databases: spread over 2 sites (dc1, dc2)"}
+
+
+def test_every_example_is_covered():
+    assert sorted(os.listdir(EXAMPLES)) == sorted(["README.md"] + list(BAD) + GOOD + list(WARN))
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_inventory_fails_naming_its_fault(name):
+    rc, output = run_validate(os.path.join(EXAMPLES, name))
+    assert rc == 2, output
+    assert "Inventory redundancy check failed" in output
+    assert BAD[name] in output, output
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_good_inventory_passes(name):
+    rc, output = run_validate(os.path.join(EXAMPLES, name))
+    assert rc == 0, output
+    assert "ok: [localhost]" in output
+    assert "[WARNING]" not in output, output
+
+
+@pytest.mark.parametrize("name", sorted(WARN))
+def test_warning_only_inventory_passes_with_warning(name):
+    rc, output = run_validate(os.path.join(EXAMPLES, name))
+    assert rc == 0, output
+    assert WARN[name] in " ".join(output.split()), output
+
+
+def test_lab_inventory_passes_and_writes_json_report(tmp_path):
+    report_path = tmp_path / "report.json"
+    rc, output = run_validate(os.path.join(ROOT, "inventories", "lab"), "-e", "ha_lamp_validate_report_path=%s" % report_path)
+    assert rc == 0, output
+    assert "losing rack r1 stops: none" in output
+    report = json.loads(report_path.read_text())
+    assert report["ok"] is True
+    assert report["summary"]["hosts"] == 7
+
+
+def test_fail_on_warnings_turns_warnings_into_failure():
+    rc, output = run_validate(os.path.join(EXAMPLES, "warn_even_sites"), "-e", "ha_lamp_validate_fail_on_warnings=true")
+    assert rc == 2, output
+    assert "WARNINGS (fail_on_warnings is set)" in output

@@ -1,0 +1,48 @@
+"""Inventories for the unit tests: the lab topology as plain dicts, and helpers to break it."""
+
+import copy
+
+LAB_GROUPS = {
+    "loadbalancers": ["lb1", "lb2"],
+    "webservers": ["web1", "web2"],
+    "databases": ["db1", "db2", "db3"],
+}
+
+_ADDRESSES = {"lb1": 11, "lb2": 12, "web1": 21, "web2": 22, "db1": 31, "db2": 32, "db3": 33}
+_RACKS = {"lb1": "r1", "lb2": "r2", "web1": "r1", "web2": "r2", "db1": "r1", "db2": "r2", "db3": "r3"}
+
+# group_vars/all of the lab: every host carries the cluster-wide variables.
+CLUSTER_VARS = {
+    "ha_lamp_failure_domain": "rack",
+    "ha_lamp_vips": [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}],
+    "ha_lamp_db_primary": "db1",
+}
+
+
+def lab():
+    """A fresh copy of the lab inventory: {"groups": ..., "hostvars": ...}."""
+    hostvars = {}
+    for host, last in _ADDRESSES.items():
+        hostvars[host] = {"ansible_host": "10.213.77.%d" % last, "rack": _RACKS[host]}
+        hostvars[host].update(copy.deepcopy(CLUSTER_VARS))
+    return {"groups": copy.deepcopy(LAB_GROUPS), "hostvars": hostvars}
+
+
+def set_all(inventory, var, value):
+    """Set a cluster-wide variable on every host (what group_vars/all does)."""
+    for variables in inventory["hostvars"].values():
+        variables[var] = copy.deepcopy(value)
+
+
+def unset_all(inventory, var):
+    for variables in inventory["hostvars"].values():
+        variables.pop(var, None)
+
+
+def set_host(inventory, host, **values):
+    inventory["hostvars"].setdefault(host, {}).update(values)
+
+
+def keyed(report):
+    """Findings as comparable tuples (severity, rule, tier, hosts, message)."""
+    return [(f["severity"], f["rule"], f["tier"], tuple(f["hosts"]), f["message"]) for f in report["findings"]]

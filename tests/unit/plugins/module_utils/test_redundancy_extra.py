@@ -1,0 +1,268 @@
+"""Unit tests of the validator beyond single rules: input handling, options, templating errors,
+the availability estimate and the text report."""
+
+import json
+import math
+
+import pytest
+
+from ansible_collections.onprem.ha_lamp.plugins.module_utils import availability
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import (
+    OptionError,
+    inventory_from,
+    render_text,
+    validate,
+)
+
+from .inventory_cases import keyed, lab, set_host
+
+# Rules exercised here rather than in test_redundancy_rules.py.
+EXTRA_RULES = {"VAR_TEMPLATE_ERROR"}
+
+
+# -- unusable input and options ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "inventory, message",
+    [
+        pytest.param(["lb1"], "the inventory must be a mapping with groups and hostvars, got a list", id="not-a-mapping"),
+        pytest.param({"groups": ["lb1"], "hostvars": {}}, "groups must be a mapping of group name to host list, got a list", id="groups-list"),
+        pytest.param({"groups": {}, "hostvars": "x"}, "hostvars must be a mapping of host name to variables, got a string", id="hostvars-str"),
+        pytest.param({"groups": {}, "hostvars": {}, "options": {"host_availability": 1.5}},
+                     "host_availability must be a number in (0, 1], got 1.5", id="availability-range"),
+        pytest.param({"groups": {}, "hostvars": {}, "options": {"domain_availability": "high"}},
+                     "domain_availability must be a number in (0, 1], got 'high'", id="domain-availability-str"),
+        pytest.param({"groups": {}, "hostvars": {}, "options": {"failure_domain": "row"}},
+                     "failure_domain must be one of rack, site, got 'row'", id="failure-domain"),
+        pytest.param({"groups": {}, "hostvars": {}, "options": {"colour": 1}},
+                     "unknown option(s): colour; known: domain_availability, failure_domain, host_availability, message_host_limit",
+                     id="unknown-option"),
+    ],
+)
+def test_unusable_input_raises_option_error(inventory, message):
+    with pytest.raises(OptionError) as info:
+        validate(inventory)
+    assert str(info.value) == message
+
+
+def test_options_override_inventory_failure_domain():
+    report = validate(dict(lab(), options={"failure_domain": "site"}))
+    assert report["summary"]["failure_domain"] == "site"
+    assert {f["rule"] for f in report["findings"]} == {"TIER_SINGLE_DOMAIN", "DB_NO_REMOTE_REPLICA"}
+
+
+def test_availability_string_option_is_accepted():
+    report = validate(dict(lab(), options={"host_availability": "0.95"}))
+    assert report["availability"]["host_availability"] == 0.95
+
+
+def test_everything_malformed_at_once_gives_findings_not_a_traceback():
+    inventory = {
+        "groups": {"loadbalancers": "lb1", "webservers": [None, "web1"], "databases": ["db1"]},
+        "hostvars": {
+            "web1": {"rack": ["a"], "site": 3, "ansible_host": {"x": 1}, "ha_lamp_failure_domain": ["rack"],
+                     "ha_lamp_db_primary": {"a": 1}},
+            "db1": "not a mapping",
+        },
+    }
+    report = validate(inventory)
+    json.dumps(report)  # JSON-serialisable whatever the input
+    assert render_text(report)
+    rules = [(f["rule"], tuple(f["hosts"])) for f in report["findings"]]
+    assert rules == [
+        ("FAILURE_DOMAIN_INVALID", ()),
+        ("GROUP_MALFORMED", ()),
+        ("GROUP_MALFORMED", ()),
+        ("RACK_INVALID", ("web1",)),
+        ("SITE_INVALID", ("web1",)),
+        ("ADDRESS_INVALID", ("web1",)),
+        ("TIER_TOO_FEW_HOSTS", ("web1",)),
+        ("TIER_TOO_FEW_HOSTS", ("db1",)),
+        ("RACK_MISSING", ("db1",)),
+        ("DB_PRIMARY_INVALID", ()),
+        ("SITE_PARTIAL", ("db1",)),
+    ]
+
+
+# -- templating errors and the Ansible adapter -----------------------------------------------------
+
+
+class FailingVars(dict):
+    """Stands in for Ansible's HostVarsVars: reading a variable templates it, and may fail."""
+
+    def __init__(self, values, failing):
+        super().__init__(values)
+        self.failing = failing
+
+    def __getitem__(self, key):
+        if key in self.failing:
+            raise ValueError("'%s' is undefined" % self.failing[key])
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        return key in self.failing or super().__contains__(key)
+
+
+def test_inventory_from_reads_only_contract_vars_and_records_template_errors():
+    inventory = lab()
+    hostvars = {}
+    for host, values in inventory["hostvars"].items():
+        values = dict(values, ansible_podman_host="never-read")
+        failing = {"ansible_podman_host": "inventory_hostname_typo"}
+        if host.startswith("web"):
+            values.pop("rack")
+            failing["rack"] = "rack_of_host"
+        hostvars[host] = FailingVars(values, failing)
+    groups = dict(inventory["groups"], all=["lb1"], ungrouped=[])
+    built = inventory_from(groups, hostvars)
+    assert set(built["groups"]) == {"loadbalancers", "webservers", "databases"}
+    assert "ansible_podman_host" not in built["hostvars"]["lb1"]
+    assert built["var_errors"] == {
+        "web1": {"rack": "'rack_of_host' is undefined"},
+        "web2": {"rack": "'rack_of_host' is undefined"},
+    }
+    assert keyed(validate(built)) == [
+        ("error", "VAR_TEMPLATE_ERROR", "webservers", ("web1", "web2"),
+         "web1 and web2: variable rack could not be templated ('rack_of_host' is undefined); "
+         "fix the expression or set a plain value"),
+    ]
+
+
+def test_inventory_from_host_missing_from_hostvars():
+    inventory = lab()
+    del inventory["hostvars"]["db3"]
+    report = validate(inventory_from(inventory["groups"], inventory["hostvars"]))
+    assert [(f["rule"], f["hosts"]) for f in report["findings"]] == [("RACK_MISSING", ["db3"])]
+
+
+def test_inventory_from_rejects_non_mappings():
+    with pytest.raises(OptionError, match="groups must be a mapping"):
+        inventory_from(["loadbalancers"], {})
+    with pytest.raises(OptionError, match="hostvars must be a mapping"):
+        inventory_from({}, 42)
+
+
+def test_message_names_at_most_limit_hosts():
+    groups = {"loadbalancers": ["lb%d" % n for n in range(15)], "webservers": ["web1", "web2"], "databases": ["db1", "db2"]}
+    hostvars = {host: {"ansible_host": "10.0.%d.%d" % (n // 200, n % 200 + 1), "rack": "r1"} for n, host in
+                enumerate(groups["loadbalancers"] + groups["webservers"] + groups["databases"])}
+    for host in groups["webservers"] + groups["databases"]:
+        hostvars[host]["rack"] = host[-1]
+    for host in hostvars:
+        hostvars[host]["ha_lamp_vips"] = [{"name": "public", "address": "10.0.0.250/16", "vrid": 1}]
+    report = validate({"groups": groups, "hostvars": hostvars, "options": {"message_host_limit": 3}})
+    (finding,) = report["findings"]
+    assert finding["rule"] == "TIER_SINGLE_DOMAIN"
+    assert len(finding["hosts"]) == 15
+    assert finding["message"].startswith("loadbalancers: lb0, lb1, lb2 and 12 more are all in rack 'r1' (var rack)")
+
+
+def test_multi_site_racks_are_qualified_by_site():
+    inventory = lab()
+    for host, site in (("lb1", "a"), ("lb2", "b"), ("web1", "a"), ("web2", "b"), ("db1", "a"), ("db2", "b"), ("db3", "c")):
+        set_host(inventory, host, site=site, rack="r1")
+    report = validate(inventory)
+    assert report["findings"] == []
+    assert report["summary"]["tiers"]["loadbalancers"]["domains"] == {"a/r1": 1, "b/r1": 1}
+
+
+# -- availability ----------------------------------------------------------------------------------
+
+
+def test_tier_unavailability_formula():
+    # two hosts in two racks: each rack-and-host pair is down with 1 - d*a
+    a, d = 0.99, 0.999
+    assert availability.tier_unavailability({"r1": 1, "r2": 1}, a, d) == pytest.approx((1 - d * a) ** 2)
+    # two hosts in one rack: the rack is down, or it is up and both hosts are down
+    assert availability.tier_unavailability({"r1": 2}, a, d) == pytest.approx((1 - d) + d * (1 - a) ** 2)
+    # d = 1: plain independent hosts
+    assert availability.tier_unavailability({"r1": 3}, a, 1.0) == pytest.approx((1 - a) ** 3)
+    assert availability.tier_unavailability({}, a, d) == 1.0
+
+
+def test_lab_availability_figures():
+    estimate = validate(dict(lab(), options={"domain_availability": 1.0}))["availability"]
+    lbs = estimate["tiers"]["loadbalancers"]
+    assert lbs["unavailability"] == pytest.approx(1e-4)
+    assert lbs["nines"] == 4.0
+    assert lbs["downtime_minutes_per_year"] == pytest.approx(52.596)
+    assert estimate["tiers"]["databases"]["unavailability"] == pytest.approx(1e-6)
+    stack_down = 1 - (1 - 1e-4) * (1 - 1e-4) * (1 - 1e-6)
+    assert estimate["stack"]["unavailability"] == pytest.approx(stack_down)
+    assert estimate["worst_domain_loss"] == {
+        "level": "rack", "domain": "r1", "tier_hosts": 3, "stops": [], "primary_lost": True,
+    }
+    assert [(loss["domain"], loss["stops"]) for loss in estimate["domain_losses"]] == [("r1", []), ("r2", []), ("r3", [])]
+
+
+def test_domain_loss_names_stopped_tiers():
+    inventory = lab()
+    set_host(inventory, "lb2", rack="r1")
+    set_host(inventory, "web2", rack="r1")
+    estimate = validate(inventory)["availability"]
+    assert estimate["worst_domain_loss"]["domain"] == "r1"
+    assert estimate["worst_domain_loss"]["stops"] == ["loadbalancers", "webservers"]
+    assert availability.describe_loss(estimate["worst_domain_loss"]) == (
+        "losing rack r1 stops: loadbalancers, webservers (the primary database is there: writes pause until a replica is promoted)"
+    )
+    assert availability.describe_loss({"level": "rack", "domain": "r2", "stops": [], "primary_lost": False}) == (
+        "losing rack r2 stops: none"
+    )
+
+
+def test_site_losses_are_reported_for_multi_site_rack_level():
+    inventory = lab()
+    for host, site in (("lb1", "a"), ("lb2", "a"), ("web1", "a"), ("web2", "b"), ("db1", "a"), ("db2", "b"), ("db3", "c")):
+        set_host(inventory, host, site=site)
+    estimate = validate(inventory)["availability"]
+    site_losses = {loss["domain"]: loss["stops"] for loss in estimate["domain_losses"] if loss["level"] == "site"}
+    assert site_losses == {"a": ["loadbalancers"], "b": [], "c": []}
+    assert estimate["worst_domain_loss"]["level"] == "site"
+    assert estimate["worst_domain_loss"]["domain"] == "a"
+
+
+def test_missing_tier_makes_stack_unavailable():
+    inventory = lab()
+    del inventory["groups"]["webservers"]
+    estimate = validate(inventory)["availability"]
+    assert estimate["tiers"]["webservers"]["availability"] == 0.0
+    assert estimate["stack"]["availability"] == 0.0
+    assert estimate["stack"]["nines"] == 0.0
+
+
+def test_tiny_unavailability_keeps_precision():
+    figures = availability.figures(1e-18)
+    assert figures["nines"] == 18.0
+    assert figures["availability"] == 1.0
+    assert availability.figures(0.0)["nines"] is None
+    assert math.isclose(availability.figures(1e-3)["downtime_minutes_per_year"], 525.96)
+
+
+def test_describe_figures():
+    assert availability.describe_figures(availability.figures(1e-4)) == "99.990% (4.0 nines, 52.6 min/year)"
+    assert availability.describe_figures(availability.figures(1e-3)) == "99.90% (3.0 nines, 526 min/year)"
+    assert availability.describe_figures(availability.figures(1e-7)) == "99.999990% (7.0 nines, 3.2 s/year)"
+
+
+# -- human report ---------------------------------------------------------------------------------
+
+
+def test_render_text_groups_errors_first_by_tier():
+    inventory = lab()
+    set_host(inventory, "db2", rack="r1")  # warning (databases)
+    set_host(inventory, "lb2", rack="r1")  # error (loadbalancers)
+    set_host(inventory, "web2", ansible_host="10.213.77.21")  # error (webservers)
+    text = render_text(validate(inventory))
+    lines = text.splitlines()
+    assert lines[0] == "Inventory redundancy report: 2 error(s), 1 warning(s); failure domain: rack; 7 cluster hosts"
+    assert lines[1] == "ERRORS (deployment refused until fixed)"
+    assert lines[2] == "  [loadbalancers]"
+    assert lines[3].startswith("    TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in rack 'r1'")
+    assert lines[4] == "  [webservers]"
+    assert lines[5].startswith("    ADDRESS_DUPLICATE web1 and web2 share the address 10.213.77.21")
+    assert lines[6] == "WARNINGS"
+    assert lines[7] == "  [databases]"
+    assert lines[8].startswith("    DB_REPLICA_SHARES_PRIMARY_DOMAIN databases: replica db2 shares rack 'r1'")
+    assert lines[9].startswith("AVAILABILITY ESTIMATE (independent host failures (availability 0.99 per host)")
+    assert "  worst single failure domain: losing rack r1 stops: loadbalancers" in text
