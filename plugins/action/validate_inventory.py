@@ -66,12 +66,19 @@ class ActionModule(ActionBase):
         for finding in report["findings"]:
             if finding["severity"] == "warning":
                 display.warning("%s [%s] %s" % (finding["rule"], finding["tier"], finding["message"]))
-        display.display("\n".join(render_availability(report["availability"])))
+        summary = report["summary"]
+        header = "Inventory redundancy check: %d error(s), %d warning(s); failure domain: %s; %d cluster hosts" % (
+            report["errors"],
+            report["warnings"],
+            summary["failure_domain"],
+            summary["hosts"],
+        )
+        display.display("\n".join([header] + render_availability(report["availability"])))
 
         blocking = report["errors"] or (args["fail_on_warnings"] and report["warnings"])
         if blocking:
             lines = [
-                "Inventory redundancy check failed: %d error(s), %d warning(s). Nothing was deployed. "
+                "Inventory redundancy check failed: %d error(s), %d warning(s). No host was contacted or changed. "
                 "Fix every item below and run again." % (report["errors"], report["warnings"])
             ]
             if report["errors"]:

@@ -66,7 +66,8 @@ def domain_losses(level, tier_domains, tier_hosts_count, primary_domain):
     losses = []
     for domain in sorted(hosts_in):
         stops = [
-            tier for tier, counts in tier_domains.items()
+            tier
+            for tier, counts in tier_domains.items()
             if tier_hosts_count.get(tier, 0) > 0 and counts.get(domain, 0) == tier_hosts_count[tier]
         ]
         losses.append(
@@ -118,7 +119,11 @@ def estimate(levels, level, tiers, host_availability=0.99, domain_availability=0
             "stack = product of tiers (a lower bound when tiers share %ss)"
             % (
                 host_availability,
-                "" if domain_availability >= 1.0 else " inside independent %ss (availability %g per %s)" % (level, domain_availability, level),
+                (
+                    ""
+                    if domain_availability >= 1.0
+                    else " inside independent %ss (availability %g per %s)" % (level, domain_availability, level)
+                ),
                 level,
             )
         ),

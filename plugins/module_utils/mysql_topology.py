@@ -59,26 +59,37 @@ def format_gtid(parsed):
     return ",".join("%d-%d-%d" % (d, s, n) for (d, s), n in sorted(parsed.items()))
 
 
-def missing_gtids(node_state, reference_state):
-    """Return the (domain, server_id, seq) entries of node_state that reference_state lacks.
+def missing_gtids(node_state, reference_state, reference_slave_pos=""):
+    """Return the (domain, server_id, seq) entries of node_state that the reference lacks.
 
-    Both arguments are gtid_binlog_state strings (one entry per domain AND server_id).
-    A node is contained in the reference when, for every (domain, server_id) it has
-    written or received, the reference has reached at least the same seq. Comparing
-    per server_id catches the classic errant tail: old primary 0-1-105 against a new
-    primary at 0-1-100,0-2-120 is NOT contained although 105 < 120.
+    node_state / reference_state are gtid_binlog_state strings (one entry per domain AND
+    server_id). A node is contained in the reference when, for every (domain, server_id) it has
+    written or received, the reference has reached at least the same seq. Comparing per
+    server_id catches the classic errant tail: old primary 0-1-105 against a new primary at
+    0-1-100,0-2-120 is NOT contained although 105 < 120.
+
+    reference_slave_pos (the reference's gtid_slave_pos) covers a reference whose binlog does
+    not hold its whole history (restored by mariabackup, binlogs reset): an entry whose
+    server_id is absent from the reference's binlog state is accepted when its seq is at or
+    below the replicated position of its domain. MariaDB's own check at connection time
+    (gtid_strict_mode, error 1236) backs this up.
     """
     node = parse_gtid_list(node_state)
     ref = parse_gtid_list(reference_state)
+    replicated = domain_positions(reference_slave_pos)
     missing = []
     for (domain, server_id), seq in sorted(node.items()):
-        if ref.get((domain, server_id), -1) < seq:
-            missing.append((domain, server_id, seq))
+        if (domain, server_id) in ref:
+            if ref[(domain, server_id)] >= seq:
+                continue
+        elif replicated.get(domain, (-1, 0))[0] >= seq:
+            continue
+        missing.append((domain, server_id, seq))
     return missing
 
 
-def is_contained(node_state, reference_state):
-    return not missing_gtids(node_state, reference_state)
+def is_contained(node_state, reference_state, reference_slave_pos=""):
+    return not missing_gtids(node_state, reference_state, reference_slave_pos)
 
 
 def dominates(a, b):

@@ -300,14 +300,18 @@ class Topology:
                 self.tiers[tier] = []
                 state = "is not defined" if members is None else "is empty"
                 self.findings.error(
-                    "TIER_MISSING", tier, [],
+                    "TIER_MISSING",
+                    tier,
+                    [],
                     "%s: the group %s; add at least 2 hosts in different failure domains to it" % (tier, state),
                 )
                 continue
             if not isinstance(members, (list, tuple)):
                 self.tiers[tier] = []
                 self.findings.error(
-                    "GROUP_MALFORMED", tier, [],
+                    "GROUP_MALFORMED",
+                    tier,
+                    [],
                     "%s: the group is %s (%s), not a list of host names; define it as an inventory group with hosts"
                     % (tier, type_name(members), show(members)),
                 )
@@ -317,7 +321,9 @@ class Topology:
             for member in members:
                 if not isinstance(member, str) or not member:
                     self.findings.error(
-                        "GROUP_MALFORMED", tier, [],
+                        "GROUP_MALFORMED",
+                        tier,
+                        [],
                         "%s: the group contains %s (%s), not a host name; list host names only" % (tier, type_name(member), show(member)),
                     )
                     continue
@@ -347,7 +353,9 @@ class Topology:
         for (var, error), names in grouped.items():
             tier = self.hosts[names[0]].tier
             self.findings.error(
-                "VAR_TEMPLATE_ERROR", tier, names,
+                "VAR_TEMPLATE_ERROR",
+                tier,
+                names,
                 "%s: variable %s could not be templated (%s); fix the expression or set a plain value"
                 % (name_hosts(names, self.limit), var, error),
             )
@@ -377,7 +385,7 @@ class Topology:
             fix = "set it to a non-empty name without surrounding spaces"
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             problem = "is %s, not a string" % type_name(value)
-            fix = "quote it (%s: \"%s\")" % (var, value)
+            fix = 'quote it (%s: "%s")' % (var, value)
         else:
             problem = "is %s, not a string" % type_name(value)
             fix = "set exactly one %s name per host, as a string" % var
@@ -392,7 +400,9 @@ class Topology:
             key, is_ip, problem = parse_address(value)
             if problem:
                 self.findings.error(
-                    "ADDRESS_INVALID", host.tier, [host.name],
+                    "ADDRESS_INVALID",
+                    host.tier,
+                    [host.name],
                     "%s: ansible_host %s %s; set it to the host's IP address or DNS name" % (host.name, show(value), problem),
                 )
             host.address_key, host.address_is_ip = key, is_ip
@@ -406,7 +416,9 @@ class Topology:
             ip, problem = parse_interface(value)
             if problem:
                 self.findings.error(
-                    "ADDRESS_INVALID", host.tier, [host.name],
+                    "ADDRESS_INVALID",
+                    host.tier,
+                    [host.name],
                     "%s: ha_lamp_vrrp_address %s %s; set it to the host's IP address on the VRRP segment (A.B.C.D)"
                     % (host.name, show(value), problem),
                 )
@@ -423,7 +435,9 @@ class Topology:
             return "rack"
         if value not in FAILURE_DOMAIN_LEVELS:
             self.findings.error(
-                "FAILURE_DOMAIN_INVALID", CLUSTER, [],
+                "FAILURE_DOMAIN_INVALID",
+                CLUSTER,
+                [],
                 "ha_lamp_failure_domain is %s; set it to 'rack' (default) or 'site'" % show(value),
             )
             return "rack"
@@ -456,7 +470,9 @@ class Topology:
             if var == "ha_lamp_vips" and unset:
                 parts.append("unset on %s" % name_hosts(unset, self.limit))
             self.findings.error(
-                "CLUSTER_VAR_CONFLICT", tier, [name for _value, names in values for name in names] + (unset if var == "ha_lamp_vips" else []),
+                "CLUSTER_VAR_CONFLICT",
+                tier,
+                [name for _value, names in values for name in names] + (unset if var == "ha_lamp_vips" else []),
                 "%s differs between hosts: %s; set it once for the whole cluster (group_vars/all)" % (var, "; ".join(parts)),
             )
         return values[0][0]

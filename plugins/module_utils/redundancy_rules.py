@@ -42,9 +42,10 @@ def rule_tiers(topo, findings):
         names = [host.name for host in hosts]
         if len(hosts) < 2:
             findings.error(
-                "TIER_TOO_FEW_HOSTS", tier, names,
-                "%s: only %s; add a second host in another %s so losing one host keeps %s"
-                % (tier, names[0], level, member),
+                "TIER_TOO_FEW_HOSTS",
+                tier,
+                names,
+                "%s: only %s; add a second host in another %s so losing one host keeps %s" % (tier, names[0], level, member),
             )
         by_domain = {}
         unknown = []
@@ -59,7 +60,9 @@ def rule_tiers(topo, findings):
             both = "both" if len(members) == 2 else "all"
             subject = "%s is" % members[0] if len(members) == 1 else "%s are %s" % (name_hosts(members, topo.limit), both)
             findings.error(
-                "TIER_SINGLE_DOMAIN", tier, members,
+                "TIER_SINGLE_DOMAIN",
+                tier,
+                members,
                 "%s: %s in %s '%s' (var %s); place them in at least 2 %s so losing one %s keeps %s"
                 % (tier, subject, level, domain, level, _level_plural(level), level, member),
             )
@@ -68,7 +71,9 @@ def rule_tiers(topo, findings):
             if len(sites) == 1:
                 site = next(iter(sites))
                 findings.warning(
-                    "TIER_SINGLE_SITE", tier, names,
+                    "TIER_SINGLE_SITE",
+                    tier,
+                    names,
                     "%s: every host (%s) is in site '%s' (var site) while the cluster spans sites %s; "
                     "losing site '%s' stops the %s tier; add a host in another site"
                     % (tier, name_hosts(names, topo.limit), site, ", ".join(repr(s) for s in topo.sites), site, tier),
@@ -80,7 +85,9 @@ def rule_multi_tier(topo, findings):
     for host in topo.hosts.values():
         if len(host.tiers) > 1:
             findings.warning(
-                "HOST_MULTI_TIER", host.tiers[0], [host.name],
+                "HOST_MULTI_TIER",
+                host.tiers[0],
+                [host.name],
                 "%s is in %s: losing it takes one member from each of these tiers at once; "
                 "give each tier its own hosts" % (host.name, " and ".join(host.tiers)),
             )
@@ -99,7 +106,9 @@ def rule_racks_and_sites(topo, findings):
         names = missing.get(tier)
         if names:
             findings.error(
-                "RACK_MISSING", tier, names,
+                "RACK_MISSING",
+                tier,
+                names,
                 "%s: %s %s no rack (var rack); set rack to the rack name of every cluster host so the "
                 "validator can check the spread" % (tier, name_hosts(names, topo.limit), "has" if len(names) == 1 else "have"),
             )
@@ -107,7 +116,9 @@ def rule_racks_and_sites(topo, findings):
     if with_site and len(with_site) < len(topo.hosts):
         unset = [host.name for host in topo.hosts.values() if not host.site_set]
         findings.warning(
-            "SITE_PARTIAL", CLUSTER, unset,
+            "SITE_PARTIAL",
+            CLUSTER,
+            unset,
             "site is set on some hosts but not on %s, which count as site '%s'; set site on every host or on none"
             % (name_hosts(unset, topo.limit), "default"),
         )
@@ -130,7 +141,9 @@ def rule_addresses(topo, findings):
         hosts = [host.name for host, _var in users]
         detail = ", ".join("%s (%s)" % (host.name, var) for host, var in users[: topo.limit])
         findings.error(
-            "ADDRESS_DUPLICATE", users[0][0].tier, hosts,
+            "ADDRESS_DUPLICATE",
+            users[0][0].tier,
+            hosts,
             "%s share the address %s: %s; give every host its own address" % (name_hosts(hosts, topo.limit), address, detail),
         )
     return by_address
@@ -155,16 +168,19 @@ def rule_vips(topo, findings, by_address):
     tier = "loadbalancers"
     if vips is None or (isinstance(vips, list) and not vips):
         findings.error(
-            "VIPS_MISSING", tier, lb_names,
+            "VIPS_MISSING",
+            tier,
+            lb_names,
             "loadbalancers: ha_lamp_vips is %s on %s; define at least one VIP "
             "({name, address: A.B.C.D/len, vrid: 1-255}) in group_vars/all so clients have an address "
-            "that survives the loss of a load balancer"
-            % ("unset" if vips is None else "an empty list", name_hosts(lb_names, topo.limit)),
+            "that survives the loss of a load balancer" % ("unset" if vips is None else "an empty list", name_hosts(lb_names, topo.limit)),
         )
         return
     if not isinstance(vips, list):
         findings.error(
-            "VIPS_MALFORMED", tier, lb_names,
+            "VIPS_MALFORMED",
+            tier,
+            lb_names,
             "loadbalancers: ha_lamp_vips is %s (%s), not a list; write it as a list of mappings "
             "({name, address: A.B.C.D/len, vrid})" % (type_name(vips), show(vips)),
         )
@@ -176,7 +192,9 @@ def rule_vips(topo, findings, by_address):
         if segment_ip is None:
             var = "ha_lamp_vrrp_address" if host.vars.get("ha_lamp_vrrp_address") is not None else "ansible_host"
             findings.error(
-                "LB_ADDRESS_NOT_IP", tier, [host.name],
+                "LB_ADDRESS_NOT_IP",
+                tier,
+                [host.name],
                 "%s: no IP address on the VRRP segment (%s is %s); set ha_lamp_vrrp_address to its IP address "
                 "in the VIP subnet" % (host.name, var, show(host.vars.get(var, host.name))),
             )
@@ -191,7 +209,9 @@ def rule_vips(topo, findings, by_address):
         label = _vip_label(index, entry)
         if not isinstance(entry, dict):
             findings.error(
-                "VIP_MALFORMED", tier, lb_names,
+                "VIP_MALFORMED",
+                tier,
+                lb_names,
                 "loadbalancers: ha_lamp_vips[%d] is %s (%s), not a mapping; write it as "
                 "{name: ..., address: A.B.C.D/len, vrid: N}" % (index, type_name(entry), show(entry)),
             )
@@ -199,7 +219,9 @@ def rule_vips(topo, findings, by_address):
         unknown = sorted(str(key) for key in entry if key not in VIP_KEYS)
         if unknown:
             findings.warning(
-                "VIP_UNKNOWN_KEY", tier, lb_names,
+                "VIP_UNKNOWN_KEY",
+                tier,
+                lb_names,
                 "loadbalancers: %s has unknown key(s) %s; the known keys are %s (a typo leaves the real key unset)"
                 % (label, ", ".join(unknown), ", ".join(VIP_KEYS)),
             )
@@ -211,7 +233,9 @@ def rule_vips(topo, findings, by_address):
         for vrid, labels in vrids.items():
             if len(labels) > 1:
                 findings.error(
-                    "VIP_VRID_DUPLICATE", tier, lb_names,
+                    "VIP_VRID_DUPLICATE",
+                    tier,
+                    lb_names,
                     "loadbalancers: %s use vrid %d on the same VRRP segment (%s); give each VIP its own vrid (1-255)"
                     % (name_hosts(labels), vrid, segment),
                 )
@@ -221,14 +245,18 @@ def _check_vip_name(findings, tier, lb_names, index, entry, names):
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         findings.error(
-            "VIP_NAME_INVALID", tier, lb_names,
+            "VIP_NAME_INVALID",
+            tier,
+            lb_names,
             "loadbalancers: ha_lamp_vips[%d] name is %s; give every VIP a unique non-empty name (e.g. public)"
             % (index, "missing" if name is None else show(name)),
         )
         return
     if name in names:
         findings.error(
-            "VIP_NAME_DUPLICATE", tier, lb_names,
+            "VIP_NAME_DUPLICATE",
+            tier,
+            lb_names,
             "loadbalancers: VIP name '%s' is used by ha_lamp_vips[%d] and ha_lamp_vips[%d]; give every VIP a unique name"
             % (name, names[name], index),
         )
@@ -242,7 +270,9 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
     if not isinstance(value, str) or "/" not in value:
         problem = "missing" if value is None else "%s, not 'A.B.C.D/len'" % show(value)
         findings.error(
-            "VIP_ADDRESS_INVALID", tier, lb_names,
+            "VIP_ADDRESS_INVALID",
+            tier,
+            lb_names,
             "loadbalancers: %s address is %s; write it as address/prefix length, e.g. 10.0.0.100/24" % (label, problem),
         )
         return
@@ -250,27 +280,35 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
         interface = ipaddress.ip_interface(value.strip())
     except ValueError:
         findings.error(
-            "VIP_ADDRESS_INVALID", tier, lb_names,
+            "VIP_ADDRESS_INVALID",
+            tier,
+            lb_names,
             "loadbalancers: %s address %s does not parse; write it as address/prefix length, e.g. 10.0.0.100/24" % (label, show(value)),
         )
         return
     ip, network = interface.ip, interface.network
     if network.num_addresses > 2 and ip in (network.network_address, network.broadcast_address):
         findings.error(
-            "VIP_ADDRESS_INVALID", tier, lb_names,
+            "VIP_ADDRESS_INVALID",
+            tier,
+            lb_names,
             "loadbalancers: %s address %s is the %s address of %s; pick a free host address inside the subnet"
             % (label, value, "network" if ip == network.network_address else "broadcast", network),
         )
         return
     if str(ip) in addresses:
         findings.error(
-            "VIP_ADDRESS_DUPLICATE", tier, lb_names,
+            "VIP_ADDRESS_DUPLICATE",
+            tier,
+            lb_names,
             "loadbalancers: %s and %s both use address %s; give every VIP its own address" % (addresses[str(ip)], label, ip),
         )
     addresses.setdefault(str(ip), label)
     for host, var in by_address.get(str(ip), []):
         findings.error(
-            "VIP_ADDRESS_CONFLICT", tier, [host.name],
+            "VIP_ADDRESS_CONFLICT",
+            tier,
+            [host.name],
             "loadbalancers: %s address %s is also %s's %s; a VIP must be an otherwise unused address, "
             "pick a free one in %s" % (label, ip, host.name, var, network),
         )
@@ -278,7 +316,9 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
     if outside:
         detail = ", ".join("%s (%s %s)" % (host.name, var, lb_ip) for host, var, lb_ip in outside)
         findings.error(
-            "VIP_OUTSIDE_LB_SUBNET", tier, [host.name for host, _var, _ip in outside],
+            "VIP_OUTSIDE_LB_SUBNET",
+            tier,
+            [host.name for host, _var, _ip in outside],
             "loadbalancers: %s %s is outside the subnet %s of %s; keepalived can only move the VIP between "
             "LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on "
             "the VIP's segment" % (label, value, network, detail),
@@ -288,11 +328,15 @@ def _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_add
 def _check_vip_vrid(findings, tier, lb_names, label, entry, segments):
     vrid = entry.get("vrid")
     if isinstance(vrid, bool) or not isinstance(vrid, int) or not 1 <= vrid <= 255:
-        problem = "missing" if vrid is None else (
-            "%s, not an integer" % show(vrid) if isinstance(vrid, bool) or not isinstance(vrid, int) else "%d, outside 1-255" % vrid
+        problem = (
+            "missing"
+            if vrid is None
+            else ("%s, not an integer" % show(vrid) if isinstance(vrid, bool) or not isinstance(vrid, int) else "%d, outside 1-255" % vrid)
         )
         findings.error(
-            "VIP_VRID_INVALID", tier, lb_names,
+            "VIP_VRID_INVALID",
+            tier,
+            lb_names,
             "loadbalancers: %s vrid is %s; set vrid to an integer 1-255, unique on the segment and "
             "not used by another VRRP cluster there" % (label, problem),
         )
@@ -307,7 +351,9 @@ def _check_vip_vrid(findings, tier, lb_names, label, entry, segments):
             key = "interface %s" % interface.strip()
         else:
             findings.error(
-                "VIP_INTERFACE_INVALID", tier, lb_names,
+                "VIP_INTERFACE_INVALID",
+                tier,
+                lb_names,
                 "loadbalancers: %s interface is %s; set it to the LBs' network interface name (e.g. eth0) or leave it out"
                 % (label, show(interface)),
             )
@@ -338,7 +384,9 @@ def _primary(topo, findings, dbs):
         return dbs[0]  # documented default: the first database host starts as primary
     if not isinstance(value, str) or not value:
         findings.error(
-            "DB_PRIMARY_INVALID", tier, [],
+            "DB_PRIMARY_INVALID",
+            tier,
+            [],
             "databases: ha_lamp_db_primary is %s; set it to the inventory name of one databases host (e.g. %s)"
             % (show(value), dbs[0].name),
         )
@@ -347,7 +395,9 @@ def _primary(topo, findings, dbs):
         if host.name == value:
             return host
     findings.error(
-        "DB_PRIMARY_NOT_IN_DATABASES", tier, [value],
+        "DB_PRIMARY_NOT_IN_DATABASES",
+        tier,
+        [value],
         "databases: ha_lamp_db_primary is '%s', which is not in the databases group (%s); set it to one of them"
         % (value, name_hosts([host.name for host in dbs], topo.limit)),
     )
@@ -377,15 +427,31 @@ def _check_replicas(topo, findings, dbs, primary):
         else:
             why = "it has no replica"
         findings.error(
-            "DB_NO_REMOTE_REPLICA", tier, [primary.name] + local,
+            "DB_NO_REMOTE_REPLICA",
+            tier,
+            [primary.name] + local,
             "databases: primary %s is in %s '%s' (var %s) and %s; put at least one replica in another %s, "
             "or semi-sync protects nothing against losing %s '%s'" % (primary.name, level, home, level, why, level, level, home),
         )
     elif local:
         findings.warning(
-            "DB_REPLICA_SHARES_PRIMARY_DOMAIN", tier, [primary.name] + local,
-            "databases: replica %s shares %s '%s' with primary %s; its semi-sync acknowledgement can satisfy a commit "
-            "that then dies with the %s; move it to another %s" % (name_hosts(local, topo.limit), level, home, primary.name, level, level),
+            "DB_REPLICA_SHARES_PRIMARY_DOMAIN",
+            tier,
+            [primary.name] + local,
+            "databases: %s %s %s %s '%s' with primary %s; %s semi-sync acknowledgement can satisfy a commit "
+            "that then dies with the %s; move %s to another %s"
+            % (
+                "replica" if len(local) == 1 else "replicas",
+                name_hosts(local, topo.limit),
+                "shares" if len(local) == 1 else "share",
+                level,
+                home,
+                primary.name,
+                "its" if len(local) == 1 else "their",
+                level,
+                "it" if len(local) == 1 else "them",
+                level,
+            ),
         )
 
 
@@ -399,7 +465,9 @@ def _check_server_ids(topo, findings, dbs):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4294967295:
             problem = "not an integer" if isinstance(value, bool) or not isinstance(value, int) else "outside 1-4294967295"
             findings.error(
-                "DB_SERVER_ID_INVALID", tier, [host.name],
+                "DB_SERVER_ID_INVALID",
+                tier,
+                [host.name],
                 "%s: mysql_server_id %s is %s; set a unique integer 1-4294967295 or leave it unset to derive one"
                 % (host.name, show(value), problem),
             )
@@ -408,7 +476,9 @@ def _check_server_ids(topo, findings, dbs):
     for value, names in by_id.items():
         if len(names) > 1:
             findings.error(
-                "DB_SERVER_ID_DUPLICATE", tier, names,
+                "DB_SERVER_ID_DUPLICATE",
+                tier,
+                names,
                 "databases: %s share mysql_server_id %d; replication ignores events from its own server id, "
                 "so give every database a unique mysql_server_id" % (name_hosts(names, topo.limit), value),
             )
@@ -422,7 +492,9 @@ def _check_sites(topo, findings, dbs):
     if witness:
         return  # a host in another site can host a tie-breaker
     findings.warning(
-        "DB_EVEN_SITES", "databases", [host.name for host in dbs],
+        "DB_EVEN_SITES",
+        "databases",
+        [host.name for host in dbs],
         "databases: spread over %d sites (%s) with no cluster host in another site to break a tie; after a split "
         "between the sites neither side can tell it holds the majority, so failover across sites must stay manual; "
         "add a host (replica or witness) in a third site" % (len(db_sites), ", ".join(sorted(db_sites))),

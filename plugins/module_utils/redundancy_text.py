@@ -24,14 +24,16 @@ def render_findings(findings, severity):
 
 
 def render_availability(estimate, max_losses=5):
-    """Availability lines: each tier, the stack, the worst single failure-domain loss."""
-    lines = ["AVAILABILITY ESTIMATE (%s)" % estimate["model"]]
+    """Availability lines: the model, each tier, the stack, the worst single failure-domain loss."""
+    lines = ["AVAILABILITY ESTIMATE", "  model: %s" % estimate["model"]]
+    rows = []
     for tier, entry in estimate["tiers"].items():
-        lines.append(
-            "  %-14s %5d host(s) in %4d %s(s): %s"
-            % (tier, entry["hosts"], entry["domains"], estimate["failure_domain"], describe_figures(entry))
-        )
-    lines.append("  %-14s %s" % ("stack", describe_figures(estimate["stack"])))
+        label = "%5d host(s) in %4d %s(s):" % (entry["hosts"], entry["domains"], estimate["failure_domain"])
+        rows.append((tier, label, entry))
+    rows.append(("stack", "all tiers:", estimate["stack"]))
+    width = max(len(label) for _name, label, _entry in rows)
+    for name, label, entry in rows:
+        lines.append("  %-14s %*s %s" % (name, width, label, describe_figures(entry)))
     worst = estimate.get("worst_domain_loss")
     if worst is not None:
         lines.append("  worst single failure domain: %s" % describe_loss(worst))

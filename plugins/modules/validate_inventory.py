@@ -74,7 +74,7 @@ attributes:
 notes:
   - Run it in a play on C(localhost) with C(gather_facts=false), as C(playbooks/validate.yml) does. The implicit
     localhost is subject to C(--limit); add C(localhost) to a limit (C(--limit 'lb1,localhost')) to keep the gate.
-  - The rule core is the same as the M(onprem.ha_lamp.redundancy_report) filter's, see there for the rule ids.
+  - The rule core is the same as the P(onprem.ha_lamp.redundancy_report#filter) filter's; see there for the rule ids.
 seealso:
   - plugin: onprem.ha_lamp.redundancy_report
     plugin_type: filter
@@ -107,7 +107,7 @@ msg:
   returned: always
   type: str
   sample: |-
-    Inventory redundancy check failed: 1 error(s), 0 warning(s). Nothing was deployed. Fix every item below and run again.
+    Inventory redundancy check failed: 1 error(s), 0 warning(s). No host was contacted or changed. Fix every item below and run again.
     ERRORS
       [loadbalancers]
         TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in rack 'r1' (var rack); place them in at least 2 racks so losing one rack keeps a load balancer

@@ -30,7 +30,12 @@ def run_validate(inventory, *extra):
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
     proc = subprocess.run(
         [ansible_playbook(), "-i", inventory, PLAYBOOK, *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -45,7 +50,7 @@ BAD = {
     "bad_lb_same_rack": "TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in rack 'r1' (var rack)",
     "bad_missing_group": "TIER_MISSING webservers: the group is not defined",
     "bad_missing_rack": "RACK_MISSING webservers: web2 has no rack (var rack)",
-    "bad_rack_list": "RACK_INVALID db3: rack [\"r3\", \"r4\"] is a list, not a string",
+    "bad_rack_list": 'RACK_INVALID db3: rack ["r3", "r4"] is a list, not a string',
     "bad_rack_undefined_template": "VAR_TEMPLATE_ERROR lb1, lb2, web1, web2, db1, db2 and db3: variable rack could not be templated",
     "bad_server_id_duplicate": "DB_SERVER_ID_DUPLICATE databases: db1 and db2 share mysql_server_id 1",
     "bad_single_webserver": "TIER_TOO_FEW_HOSTS webservers: only web1",
@@ -100,3 +105,49 @@ def test_fail_on_warnings_turns_warnings_into_failure():
     rc, output = run_validate(os.path.join(EXAMPLES, "warn_even_sites"), "-e", "ha_lamp_validate_fail_on_warnings=true")
     assert rc == 2, output
     assert "WARNINGS (fail_on_warnings is set)" in output
+
+
+FILTER_PLAY = """---
+- name: Use the redundancy_report filter in a play
+  hosts: localhost
+  gather_facts: false
+  vars:
+    ansible_connection: local
+    ansible_host: localhost
+  tasks:
+    - name: Show the text report
+      ansible.builtin.debug:
+        msg: "{{ (groups | onprem.ha_lamp.redundancy_report(hostvars, text=true))['text'] }}"
+    - name: Assert the inventory has no error
+      ansible.builtin.assert:
+        that: __report['ok']
+        fail_msg: "{{ __report['findings'] | map(attribute='rule') | list }}"
+      vars:
+        __report: "{{ groups | onprem.ha_lamp.redundancy_report(hostvars) }}"
+"""
+
+
+@pytest.mark.parametrize(
+    "name, rc, expected",
+    [
+        ("good_templated", 0, "Inventory redundancy report: 0 error(s), 0 warning(s)"),
+        ("bad_rack_list", 2, "RACK_INVALID"),
+    ],
+)
+def test_filter_in_a_play(tmp_path, name, rc, expected):
+    """The filter reads Ansible's real hostvars (templated rack, address and VIP in good_templated)."""
+    playbook = tmp_path / "filter.yml"
+    playbook.write_text(FILTER_PLAY)
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    proc = subprocess.run(
+        [ansible_playbook(), "-i", os.path.join(EXAMPLES, name), str(playbook)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == rc, output
+    assert expected in output, output

@@ -55,7 +55,9 @@ def test_lab_passes_and_prints_availability():
     assert result["report"]["ok"] is True
     assert result["msg"].startswith("Inventory redundancy check passed: 7 cluster hosts, 0 warning(s); stack availability 99.97")
     printed = display.display.call_args[0][0]
-    assert printed.startswith("AVAILABILITY ESTIMATE")
+    assert printed.startswith(
+        "Inventory redundancy check: 0 error(s), 0 warning(s); failure domain: rack; 7 cluster hosts\nAVAILABILITY ESTIMATE"
+    )
     assert "losing rack r1 stops: none" in printed
     display.warning.assert_not_called()
 
@@ -69,7 +71,7 @@ def test_errors_fail_the_task_listing_all_of_them():
     assert result["failed"] is True
     lines = result["msg"].splitlines()
     assert lines[0] == (
-        "Inventory redundancy check failed: 2 error(s), 1 warning(s). Nothing was deployed. Fix every item below and run again."
+        "Inventory redundancy check failed: 2 error(s), 1 warning(s). No host was contacted or changed. Fix every item below and run again."
     )
     assert lines[1:] == [
         "ERRORS",

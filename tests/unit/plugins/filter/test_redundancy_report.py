@@ -32,8 +32,9 @@ def test_bad_inventory_is_a_report_not_an_exception():
 
 def test_options_are_passed_through():
     inventory = lab()
-    report = redundancy_report(inventory["groups"], inventory["hostvars"], host_availability=0.9,
-                               domain_availability=1.0, failure_domain="rack")
+    report = redundancy_report(
+        inventory["groups"], inventory["hostvars"], host_availability=0.9, domain_availability=1.0, failure_domain="rack"
+    )
     assert report["availability"]["tiers"]["loadbalancers"]["unavailability"] == pytest.approx(0.01)
 
 
@@ -42,10 +43,12 @@ def test_options_are_passed_through():
     [
         pytest.param(["lb1"], {}, {}, "redundancy_report: groups must be a mapping of group name to host list, got list", id="groups"),
         pytest.param({}, 5, {}, "redundancy_report: hostvars must be a mapping of host name to variables, got int", id="hostvars"),
-        pytest.param({}, {}, {"host_availability": 0}, "redundancy_report: host_availability must be a number in (0, 1], got 0",
-                     id="availability"),
-        pytest.param({}, {}, {"failure_domain": "row"}, "redundancy_report: failure_domain must be one of rack, site, got 'row'",
-                     id="failure-domain"),
+        pytest.param(
+            {}, {}, {"host_availability": 0}, "redundancy_report: host_availability must be a number in (0, 1], got 0", id="availability"
+        ),
+        pytest.param(
+            {}, {}, {"failure_domain": "row"}, "redundancy_report: failure_domain must be one of rack, site, got 'row'", id="failure-domain"
+        ),
     ],
 )
 def test_unusable_input_raises_filter_error(groups, hostvars, kwargs, message):

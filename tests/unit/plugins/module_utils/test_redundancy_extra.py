@@ -27,17 +27,32 @@ EXTRA_RULES = {"VAR_TEMPLATE_ERROR"}
     "inventory, message",
     [
         pytest.param(["lb1"], "the inventory must be a mapping with groups and hostvars, got a list", id="not-a-mapping"),
-        pytest.param({"groups": ["lb1"], "hostvars": {}}, "groups must be a mapping of group name to host list, got a list", id="groups-list"),
-        pytest.param({"groups": {}, "hostvars": "x"}, "hostvars must be a mapping of host name to variables, got a string", id="hostvars-str"),
-        pytest.param({"groups": {}, "hostvars": {}, "options": {"host_availability": 1.5}},
-                     "host_availability must be a number in (0, 1], got 1.5", id="availability-range"),
-        pytest.param({"groups": {}, "hostvars": {}, "options": {"domain_availability": "high"}},
-                     "domain_availability must be a number in (0, 1], got 'high'", id="domain-availability-str"),
-        pytest.param({"groups": {}, "hostvars": {}, "options": {"failure_domain": "row"}},
-                     "failure_domain must be one of rack, site, got 'row'", id="failure-domain"),
-        pytest.param({"groups": {}, "hostvars": {}, "options": {"colour": 1}},
-                     "unknown option(s): colour; known: domain_availability, failure_domain, host_availability, message_host_limit",
-                     id="unknown-option"),
+        pytest.param(
+            {"groups": ["lb1"], "hostvars": {}}, "groups must be a mapping of group name to host list, got a list", id="groups-list"
+        ),
+        pytest.param(
+            {"groups": {}, "hostvars": "x"}, "hostvars must be a mapping of host name to variables, got a string", id="hostvars-str"
+        ),
+        pytest.param(
+            {"groups": {}, "hostvars": {}, "options": {"host_availability": 1.5}},
+            "host_availability must be a number in (0, 1], got 1.5",
+            id="availability-range",
+        ),
+        pytest.param(
+            {"groups": {}, "hostvars": {}, "options": {"domain_availability": "high"}},
+            "domain_availability must be a number in (0, 1], got 'high'",
+            id="domain-availability-str",
+        ),
+        pytest.param(
+            {"groups": {}, "hostvars": {}, "options": {"failure_domain": "row"}},
+            "failure_domain must be one of rack, site, got 'row'",
+            id="failure-domain",
+        ),
+        pytest.param(
+            {"groups": {}, "hostvars": {}, "options": {"colour": 1}},
+            "unknown option(s): colour; known: domain_availability, failure_domain, host_availability, message_host_limit",
+            id="unknown-option",
+        ),
     ],
 )
 def test_unusable_input_raises_option_error(inventory, message):
@@ -61,8 +76,13 @@ def test_everything_malformed_at_once_gives_findings_not_a_traceback():
     inventory = {
         "groups": {"loadbalancers": "lb1", "webservers": [None, "web1"], "databases": ["db1"]},
         "hostvars": {
-            "web1": {"rack": ["a"], "site": 3, "ansible_host": {"x": 1}, "ha_lamp_failure_domain": ["rack"],
-                     "ha_lamp_db_primary": {"a": 1}},
+            "web1": {
+                "rack": ["a"],
+                "site": 3,
+                "ansible_host": {"x": 1},
+                "ha_lamp_failure_domain": ["rack"],
+                "ha_lamp_db_primary": {"a": 1},
+            },
             "db1": "not a mapping",
         },
     }
@@ -123,9 +143,13 @@ def test_inventory_from_reads_only_contract_vars_and_records_template_errors():
         "web2": {"rack": "'rack_of_host' is undefined"},
     }
     assert keyed(validate(built)) == [
-        ("error", "VAR_TEMPLATE_ERROR", "webservers", ("web1", "web2"),
-         "web1 and web2: variable rack could not be templated ('rack_of_host' is undefined); "
-         "fix the expression or set a plain value"),
+        (
+            "error",
+            "VAR_TEMPLATE_ERROR",
+            "webservers",
+            ("web1", "web2"),
+            "web1 and web2: variable rack could not be templated ('rack_of_host' is undefined); " "fix the expression or set a plain value",
+        ),
     ]
 
 
@@ -145,8 +169,10 @@ def test_inventory_from_rejects_non_mappings():
 
 def test_message_names_at_most_limit_hosts():
     groups = {"loadbalancers": ["lb%d" % n for n in range(15)], "webservers": ["web1", "web2"], "databases": ["db1", "db2"]}
-    hostvars = {host: {"ansible_host": "10.0.%d.%d" % (n // 200, n % 200 + 1), "rack": "r1"} for n, host in
-                enumerate(groups["loadbalancers"] + groups["webservers"] + groups["databases"])}
+    hostvars = {
+        host: {"ansible_host": "10.0.%d.%d" % (n // 200, n % 200 + 1), "rack": "r1"}
+        for n, host in enumerate(groups["loadbalancers"] + groups["webservers"] + groups["databases"])
+    }
     for host in groups["webservers"] + groups["databases"]:
         hostvars[host]["rack"] = host[-1]
     for host in hostvars:
@@ -191,7 +217,11 @@ def test_lab_availability_figures():
     stack_down = 1 - (1 - 1e-4) * (1 - 1e-4) * (1 - 1e-6)
     assert estimate["stack"]["unavailability"] == pytest.approx(stack_down)
     assert estimate["worst_domain_loss"] == {
-        "level": "rack", "domain": "r1", "tier_hosts": 3, "stops": [], "primary_lost": True,
+        "level": "rack",
+        "domain": "r1",
+        "tier_hosts": 3,
+        "stops": [],
+        "primary_lost": True,
     }
     assert [(loss["domain"], loss["stops"]) for loss in estimate["domain_losses"]] == [("r1", []), ("r2", []), ("r3", [])]
 
@@ -264,5 +294,84 @@ def test_render_text_groups_errors_first_by_tier():
     assert lines[6] == "WARNINGS"
     assert lines[7] == "  [databases]"
     assert lines[8].startswith("    DB_REPLICA_SHARES_PRIMARY_DOMAIN databases: replica db2 shares rack 'r1'")
-    assert lines[9].startswith("AVAILABILITY ESTIMATE (independent host failures (availability 0.99 per host)")
+    assert lines[9] == "AVAILABILITY ESTIMATE"
+    assert lines[10].startswith("  model: independent host failures (availability 0.99 per host)")
+    # loadbalancers: both in r1, down when r1 is down or both hosts are: 0.001 + 0.999 * 0.01**2 = 0.0010999
+    assert lines[11] == "  loadbalancers      2 host(s) in    1 rack(s): 99.89% (3.0 nines, 579 min/year)"
+    # stack: 1 - (1 - 0.0010999) * (1 - 0.01099**2) * (1 - 0.0010999 * 0.01099) = 0.0012326 -> 648 min/year
+    assert lines[14] == "  stack                              all tiers: 99.88% (2.9 nines, 648 min/year)"
     assert "  worst single failure domain: losing rack r1 stops: loadbalancers" in text
+
+
+# -- robustness: junk anywhere is a finding, never an exception --------------------------------------
+
+JUNK = [
+    None,
+    "",
+    " ",
+    "x",
+    "10.0.0.999",
+    "::1",
+    "fe80::1%eth0",
+    "10.213.77.100/24",
+    0,
+    -1,
+    7,
+    2**40,
+    1.5,
+    True,
+    [],
+    ["r1"],
+    {},
+    {"a": 1},
+    [{"name": "v", "address": "10.213.77.100/24", "vrid": 51}],
+    [None],
+    [{"name": 1, "address": 2, "vrid": "3", "interface": 4}],
+    [{"name": "a", "address": "fd00::10/64", "vrid": 9}],
+    "{{ x }}",
+    object(),
+]
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_random_junk_never_raises(seed):
+    import random
+
+    rng = random.Random(seed)
+    inventory = lab()
+    hosts = list(inventory["hostvars"])
+    for _ in range(rng.randint(1, 8)):
+        host = rng.choice(hosts)
+        var = rng.choice(
+            [
+                "ansible_host",
+                "rack",
+                "site",
+                "ha_lamp_vrrp_address",
+                "mysql_server_id",
+                "ha_lamp_vips",
+                "ha_lamp_db_primary",
+                "ha_lamp_failure_domain",
+            ]
+        )
+        inventory["hostvars"][host][var] = rng.choice(JUNK)
+    if rng.random() < 0.3:
+        inventory["groups"][rng.choice(list(inventory["groups"]))] = rng.choice(JUNK)
+    report = validate(inventory)
+    json.dumps(report)  # strictly JSON, whatever the input
+    render_text(report)
+    for finding in report["findings"]:
+        assert finding["severity"] in ("error", "warning")
+        assert finding["message"]
+
+
+def test_addresses_are_compared_in_canonical_form():
+    inventory = lab()
+    set_host(inventory, "web1", ansible_host="fd00:77::21")
+    set_host(inventory, "web2", ansible_host="FD00:77:0:0:0:0:0:21")
+    set_host(inventory, "db1", ansible_host="DB1.example.com.")
+    set_host(inventory, "db2", ansible_host="db1.example.com")
+    assert [(f["rule"], f["hosts"]) for f in validate(inventory)["findings"]] == [
+        ("ADDRESS_DUPLICATE", ["web1", "web2"]),
+        ("ADDRESS_DUPLICATE", ["db1", "db2"]),
+    ]

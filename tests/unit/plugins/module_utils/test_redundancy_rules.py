@@ -14,434 +14,863 @@ def vips(inventory, value):
 
 CASES = [
     pytest.param(
+        lambda i: (
+            set_all(i, "ha_lamp_failure_domain", "site"),
+            [
+                set_host(i, h, site=s)
+                for h, s in (("lb1", "a"), ("lb2", "b"), ("web1", "a"), ("web2", "b"), ("db1", "a"), ("db2", "b"), ("db3", "c"))
+            ],
+        ),
+        [],
+        id="site_level_three_sites_ok",
+    ),
+    pytest.param(
+        lambda i: (
+            vips(i, [{"name": "public", "address": "fd00:77::100/64", "vrid": 51}]),
+            set_host(i, "lb1", ansible_host="fd00:77::11"),
+            set_host(i, "lb2", ansible_host="fd00:77:0:0::12"),
+        ),
+        [],
+        id="ipv6_ok",
+    ),
+    pytest.param(
+        lambda i: [set_host(i, h, ansible_host="%s.example.com" % h) for h in ("web1", "web2", "db1", "db2", "db3")],
+        [],
+        id="dns_names_for_non_lb_hosts_ok",
+    ),
+    pytest.param(
         lambda i: i["groups"].pop("webservers"),
         [
-            ('error', 'TIER_MISSING', 'webservers', (), 'webservers: the group is not defined; add at least 2 hosts in different failure domains to it'),
+            (
+                "error",
+                "TIER_MISSING",
+                "webservers",
+                (),
+                "webservers: the group is not defined; add at least 2 hosts in different failure domains to it",
+            ),
         ],
-        id='tier_missing',
+        id="tier_missing",
     ),
     pytest.param(
         lambda i: i["groups"].__setitem__("webservers", []),
         [
-            ('error', 'TIER_MISSING', 'webservers', (), 'webservers: the group is empty; add at least 2 hosts in different failure domains to it'),
+            (
+                "error",
+                "TIER_MISSING",
+                "webservers",
+                (),
+                "webservers: the group is empty; add at least 2 hosts in different failure domains to it",
+            ),
         ],
-        id='tier_empty',
+        id="tier_empty",
     ),
     pytest.param(
         lambda i: i["groups"].__setitem__("webservers", "web1"),
         [
-            ('error', 'GROUP_MALFORMED', 'webservers', (), "webservers: the group is a string ('web1'), not a list of host names; define it as an inventory group with hosts"),
+            (
+                "error",
+                "GROUP_MALFORMED",
+                "webservers",
+                (),
+                "webservers: the group is a string ('web1'), not a list of host names; define it as an inventory group with hosts",
+            ),
         ],
-        id='group_malformed_str',
+        id="group_malformed_str",
     ),
     pytest.param(
         lambda i: i["groups"].__setitem__("webservers", ["web1", "web2", 7]),
         [
-            ('error', 'GROUP_MALFORMED', 'webservers', (), 'webservers: the group contains an integer (7), not a host name; list host names only'),
+            (
+                "error",
+                "GROUP_MALFORMED",
+                "webservers",
+                (),
+                "webservers: the group contains an integer (7), not a host name; list host names only",
+            ),
         ],
-        id='group_member_not_str',
+        id="group_member_not_str",
     ),
     pytest.param(
         lambda i: i["groups"].__setitem__("webservers", ["web1"]),
         [
-            ('error', 'TIER_TOO_FEW_HOSTS', 'webservers', ('web1',), 'webservers: only web1; add a second host in another rack so losing one host keeps a web server'),
+            (
+                "error",
+                "TIER_TOO_FEW_HOSTS",
+                "webservers",
+                ("web1",),
+                "webservers: only web1; add a second host in another rack so losing one host keeps a web server",
+            ),
         ],
-        id='too_few',
+        id="too_few",
     ),
     pytest.param(
         lambda i: set_host(i, "lb2", rack="r1"),
         [
-            ('error', 'TIER_SINGLE_DOMAIN', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: lb1 and lb2 are both in rack 'r1' (var rack); place them in at least 2 racks so losing one rack keeps a load balancer"),
+            (
+                "error",
+                "TIER_SINGLE_DOMAIN",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: lb1 and lb2 are both in rack 'r1' (var rack); place them in at least 2 racks so losing one rack keeps a load balancer",
+            ),
         ],
-        id='lb_same_rack',
+        id="lb_same_rack",
     ),
     pytest.param(
         lambda i: [set_host(i, h, rack="r1") for h in ("db2", "db3")],
         [
-            ('error', 'TIER_SINGLE_DOMAIN', 'databases', ('db1', 'db2', 'db3'), "databases: db1, db2 and db3 are all in rack 'r1' (var rack); place them in at least 2 racks so losing one rack keeps a database"),
-            ('error', 'DB_NO_REMOTE_REPLICA', 'databases', ('db1', 'db2', 'db3'), "databases: primary db1 is in rack 'r1' (var rack) and its replicas db2 and db3 are in the same rack; put at least one replica in another rack, or semi-sync protects nothing against losing rack 'r1'"),
+            (
+                "error",
+                "TIER_SINGLE_DOMAIN",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: db1, db2 and db3 are all in rack 'r1' (var rack); place them in at least 2 racks so losing one rack keeps a database",
+            ),
+            (
+                "error",
+                "DB_NO_REMOTE_REPLICA",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: primary db1 is in rack 'r1' (var rack) and its replicas db2 and db3 are in the same rack; put at least one replica in another rack, or semi-sync protects nothing against losing rack 'r1'",
+            ),
         ],
-        id='db_same_rack',
+        id="db_same_rack",
     ),
     pytest.param(
         lambda i: set_host(i, "db2", rack="r1"),
         [
-            ('warning', 'DB_REPLICA_SHARES_PRIMARY_DOMAIN', 'databases', ('db1', 'db2'), "databases: replica db2 shares rack 'r1' with primary db1; its semi-sync acknowledgement can satisfy a commit that then dies with the rack; move it to another rack"),
+            (
+                "warning",
+                "DB_REPLICA_SHARES_PRIMARY_DOMAIN",
+                "databases",
+                ("db1", "db2"),
+                "databases: replica db2 shares rack 'r1' with primary db1; its semi-sync acknowledgement can satisfy a commit that then dies with the rack; move it to another rack",
+            ),
         ],
-        id='db_replica_shares',
+        id="db_replica_shares",
     ),
     pytest.param(
         lambda i: i["hostvars"]["web2"].pop("rack"),
         [
-            ('error', 'RACK_MISSING', 'webservers', ('web2',), 'webservers: web2 has no rack (var rack); set rack to the rack name of every cluster host so the validator can check the spread'),
+            (
+                "error",
+                "RACK_MISSING",
+                "webservers",
+                ("web2",),
+                "webservers: web2 has no rack (var rack); set rack to the rack name of every cluster host so the validator can check the spread",
+            ),
         ],
-        id='rack_missing',
+        id="rack_missing",
     ),
     pytest.param(
         lambda i: set_host(i, "db3", rack=["r3", "r4"]),
         [
-            ('error', 'RACK_INVALID', 'databases', ('db3',), 'db3: rack ["r3", "r4"] is a list, not a string; set exactly one rack name per host, as a string'),
+            (
+                "error",
+                "RACK_INVALID",
+                "databases",
+                ("db3",),
+                'db3: rack ["r3", "r4"] is a list, not a string; set exactly one rack name per host, as a string',
+            ),
         ],
-        id='rack_list',
+        id="rack_list",
     ),
     pytest.param(
         lambda i: set_host(i, "db3", rack=3),
         [
-            ('error', 'RACK_INVALID', 'databases', ('db3',), 'db3: rack 3 is an integer, not a string; quote it (rack: "3")'),
+            ("error", "RACK_INVALID", "databases", ("db3",), 'db3: rack 3 is an integer, not a string; quote it (rack: "3")'),
         ],
-        id='rack_int',
+        id="rack_int",
     ),
     pytest.param(
         lambda i: set_host(i, "db3", rack=" "),
         [
-            ('error', 'RACK_INVALID', 'databases', ('db3',), "db3: rack ' ' is empty; set it to a non-empty name without surrounding spaces"),
+            (
+                "error",
+                "RACK_INVALID",
+                "databases",
+                ("db3",),
+                "db3: rack ' ' is empty; set it to a non-empty name without surrounding spaces",
+            ),
         ],
-        id='rack_empty',
+        id="rack_empty",
     ),
     pytest.param(
         lambda i: set_host(i, "db3", site={"a": 1}),
         [
-            ('error', 'SITE_INVALID', 'databases', ('db3',), 'db3: site {"a": 1} is a mapping, not a string; set exactly one site name per host, as a string'),
-            ('warning', 'SITE_PARTIAL', 'cluster', ('db1', 'db2', 'lb1', 'lb2', 'web1', 'web2'), "site is set on some hosts but not on lb1, lb2, web1, web2, db1 and db2, which count as site 'default'; set site on every host or on none"),
+            (
+                "error",
+                "SITE_INVALID",
+                "databases",
+                ("db3",),
+                'db3: site {"a": 1} is a mapping, not a string; set exactly one site name per host, as a string',
+            ),
+            (
+                "warning",
+                "SITE_PARTIAL",
+                "cluster",
+                ("db1", "db2", "lb1", "lb2", "web1", "web2"),
+                "site is set on some hosts but not on lb1, lb2, web1, web2, db1 and db2, which count as site 'default'; set site on every host or on none",
+            ),
         ],
-        id='site_invalid',
+        id="site_invalid",
     ),
     pytest.param(
         lambda i: set_host(i, "db3", site="dc2"),
         [
-            ('warning', 'SITE_PARTIAL', 'cluster', ('db1', 'db2', 'lb1', 'lb2', 'web1', 'web2'), "site is set on some hosts but not on lb1, lb2, web1, web2, db1 and db2, which count as site 'default'; set site on every host or on none"),
-            ('warning', 'TIER_SINGLE_SITE', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: every host (lb1 and lb2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing site 'default' stops the loadbalancers tier; add a host in another site"),
-            ('warning', 'TIER_SINGLE_SITE', 'webservers', ('web1', 'web2'), "webservers: every host (web1 and web2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing site 'default' stops the webservers tier; add a host in another site"),
-            ('warning', 'DB_EVEN_SITES', 'databases', ('db1', 'db2', 'db3'), 'databases: spread over 2 sites (dc2, default) with no cluster host in another site to break a tie; after a split between the sites neither side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third site'),
+            (
+                "warning",
+                "SITE_PARTIAL",
+                "cluster",
+                ("db1", "db2", "lb1", "lb2", "web1", "web2"),
+                "site is set on some hosts but not on lb1, lb2, web1, web2, db1 and db2, which count as site 'default'; set site on every host or on none",
+            ),
+            (
+                "warning",
+                "TIER_SINGLE_SITE",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: every host (lb1 and lb2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing site 'default' stops the loadbalancers tier; add a host in another site",
+            ),
+            (
+                "warning",
+                "TIER_SINGLE_SITE",
+                "webservers",
+                ("web1", "web2"),
+                "webservers: every host (web1 and web2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing site 'default' stops the webservers tier; add a host in another site",
+            ),
+            (
+                "warning",
+                "DB_EVEN_SITES",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: spread over 2 sites (dc2, default) with no cluster host in another site to break a tie; after a split between the sites neither side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third site",
+            ),
         ],
-        id='site_partial',
+        id="site_partial",
     ),
     pytest.param(
-        lambda i: [set_host(i, h, site=s) for h, s in (("lb1","a"),("lb2","a"),("web1","a"),("web2","b"),("db1","a"),("db2","b"),("db3","c"))],
-        [
-            ('warning', 'TIER_SINGLE_SITE', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: every host (lb1 and lb2) is in site 'a' (var site) while the cluster spans sites 'a', 'b', 'c'; losing site 'a' stops the loadbalancers tier; add a host in another site"),
+        lambda i: [
+            set_host(i, h, site=s)
+            for h, s in (("lb1", "a"), ("lb2", "a"), ("web1", "a"), ("web2", "b"), ("db1", "a"), ("db2", "b"), ("db3", "c"))
         ],
-        id='multi_site_single_site_tier',
+        [
+            (
+                "warning",
+                "TIER_SINGLE_SITE",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: every host (lb1 and lb2) is in site 'a' (var site) while the cluster spans sites 'a', 'b', 'c'; losing site 'a' stops the loadbalancers tier; add a host in another site",
+            ),
+        ],
+        id="multi_site_single_site_tier",
     ),
     pytest.param(
-        lambda i: [set_host(i, h, site=s) for h, s in (("lb1","a"),("lb2","b"),("web1","a"),("web2","b"),("db1","a"),("db2","b"),("db3","b"))],
-        [
-            ('warning', 'DB_EVEN_SITES', 'databases', ('db1', 'db2', 'db3'), 'databases: spread over 2 sites (a, b) with no cluster host in another site to break a tie; after a split between the sites neither side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third site'),
+        lambda i: [
+            set_host(i, h, site=s)
+            for h, s in (("lb1", "a"), ("lb2", "b"), ("web1", "a"), ("web2", "b"), ("db1", "a"), ("db2", "b"), ("db3", "b"))
         ],
-        id='even_sites',
+        [
+            (
+                "warning",
+                "DB_EVEN_SITES",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: spread over 2 sites (a, b) with no cluster host in another site to break a tie; after a split between the sites neither side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third site",
+            ),
+        ],
+        id="even_sites",
     ),
     pytest.param(
         lambda i: (set_all(i, "ha_lamp_failure_domain", "site")),
         [
-            ('error', 'TIER_SINGLE_DOMAIN', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: lb1 and lb2 are both in site 'default' (var site); place them in at least 2 sites so losing one site keeps a load balancer"),
-            ('error', 'TIER_SINGLE_DOMAIN', 'webservers', ('web1', 'web2'), "webservers: web1 and web2 are both in site 'default' (var site); place them in at least 2 sites so losing one site keeps a web server"),
-            ('error', 'TIER_SINGLE_DOMAIN', 'databases', ('db1', 'db2', 'db3'), "databases: db1, db2 and db3 are all in site 'default' (var site); place them in at least 2 sites so losing one site keeps a database"),
-            ('error', 'DB_NO_REMOTE_REPLICA', 'databases', ('db1', 'db2', 'db3'), "databases: primary db1 is in site 'default' (var site) and its replicas db2 and db3 are in the same site; put at least one replica in another site, or semi-sync protects nothing against losing site 'default'"),
+            (
+                "error",
+                "TIER_SINGLE_DOMAIN",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: lb1 and lb2 are both in site 'default' (var site); place them in at least 2 sites so losing one site keeps a load balancer",
+            ),
+            (
+                "error",
+                "TIER_SINGLE_DOMAIN",
+                "webservers",
+                ("web1", "web2"),
+                "webservers: web1 and web2 are both in site 'default' (var site); place them in at least 2 sites so losing one site keeps a web server",
+            ),
+            (
+                "error",
+                "TIER_SINGLE_DOMAIN",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: db1, db2 and db3 are all in site 'default' (var site); place them in at least 2 sites so losing one site keeps a database",
+            ),
+            (
+                "error",
+                "DB_NO_REMOTE_REPLICA",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: primary db1 is in site 'default' (var site) and its replicas db2 and db3 are in the same site; put at least one replica in another site, or semi-sync protects nothing against losing site 'default'",
+            ),
         ],
-        id='site_level_single',
+        id="site_level_single",
     ),
     pytest.param(
         lambda i: set_all(i, "ha_lamp_failure_domain", "row"),
         [
-            ('error', 'FAILURE_DOMAIN_INVALID', 'cluster', (), "ha_lamp_failure_domain is 'row'; set it to 'rack' (default) or 'site'"),
+            ("error", "FAILURE_DOMAIN_INVALID", "cluster", (), "ha_lamp_failure_domain is 'row'; set it to 'rack' (default) or 'site'"),
         ],
-        id='failure_domain_invalid',
+        id="failure_domain_invalid",
     ),
     pytest.param(
         lambda i: set_host(i, "db3", ha_lamp_failure_domain="site"),
         [
-            ('error', 'CLUSTER_VAR_CONFLICT', 'cluster', ('db1', 'db2', 'db3', 'lb1', 'lb2', 'web1', 'web2'), "ha_lamp_failure_domain differs between hosts: 'rack' on lb1, lb2, web1, web2, db1 and db2; 'site' on db3; set it once for the whole cluster (group_vars/all)"),
+            (
+                "error",
+                "CLUSTER_VAR_CONFLICT",
+                "cluster",
+                ("db1", "db2", "db3", "lb1", "lb2", "web1", "web2"),
+                "ha_lamp_failure_domain differs between hosts: 'rack' on lb1, lb2, web1, web2, db1 and db2; 'site' on db3; set it once for the whole cluster (group_vars/all)",
+            ),
         ],
-        id='failure_domain_conflict',
+        id="failure_domain_conflict",
     ),
     pytest.param(
         lambda i: i["groups"]["webservers"].append("db3"),
         [
-            ('warning', 'HOST_MULTI_TIER', 'webservers', ('db3',), 'db3 is in webservers and databases: losing it takes one member from each of these tiers at once; give each tier its own hosts'),
+            (
+                "warning",
+                "HOST_MULTI_TIER",
+                "webservers",
+                ("db3",),
+                "db3 is in webservers and databases: losing it takes one member from each of these tiers at once; give each tier its own hosts",
+            ),
         ],
-        id='multi_tier',
+        id="multi_tier",
     ),
     pytest.param(
         lambda i: set_host(i, "web2", ansible_host="10.213.77.21"),
         [
-            ('error', 'ADDRESS_DUPLICATE', 'webservers', ('web1', 'web2'), 'web1 and web2 share the address 10.213.77.21: web1 (ansible_host), web2 (ansible_host); give every host its own address'),
+            (
+                "error",
+                "ADDRESS_DUPLICATE",
+                "webservers",
+                ("web1", "web2"),
+                "web1 and web2 share the address 10.213.77.21: web1 (ansible_host), web2 (ansible_host); give every host its own address",
+            ),
         ],
-        id='address_dup',
+        id="address_dup",
     ),
     pytest.param(
         lambda i: set_host(i, "db2", ansible_host="10.213.77.320"),
         [
-            ('error', 'ADDRESS_INVALID', 'databases', ('db2',), "db2: ansible_host '10.213.77.320' does not parse as an IP address; set it to the host's IP address or DNS name"),
+            (
+                "error",
+                "ADDRESS_INVALID",
+                "databases",
+                ("db2",),
+                "db2: ansible_host '10.213.77.320' does not parse as an IP address; set it to the host's IP address or DNS name",
+            ),
         ],
-        id='address_bad',
+        id="address_bad",
     ),
     pytest.param(
         lambda i: set_host(i, "db2", ansible_host=["10.213.77.32"]),
         [
-            ('error', 'ADDRESS_INVALID', 'databases', ('db2',), 'db2: ansible_host ["10.213.77.32"] is a list, not an address string; set it to the host\'s IP address or DNS name'),
+            (
+                "error",
+                "ADDRESS_INVALID",
+                "databases",
+                ("db2",),
+                'db2: ansible_host ["10.213.77.32"] is a list, not an address string; set it to the host\'s IP address or DNS name',
+            ),
         ],
-        id='address_list',
+        id="address_list",
     ),
     pytest.param(
         lambda i: set_host(i, "db2", ansible_host="db2.example.com"),
-        [
-        ],
-        id='address_dns_ok',
+        [],
+        id="address_dns_ok",
     ),
     pytest.param(
         lambda i: set_host(i, "db2", ansible_host="db2_bad.example.com"),
         [
-            ('error', 'ADDRESS_INVALID', 'databases', ('db2',), "db2: ansible_host 'db2_bad.example.com' is neither an IP address nor a valid DNS name; set it to the host's IP address or DNS name"),
+            (
+                "error",
+                "ADDRESS_INVALID",
+                "databases",
+                ("db2",),
+                "db2: ansible_host 'db2_bad.example.com' is neither an IP address nor a valid DNS name; set it to the host's IP address or DNS name",
+            ),
         ],
-        id='address_dns_bad',
+        id="address_dns_bad",
     ),
     pytest.param(
         lambda i: set_host(i, "lb1", ha_lamp_vrrp_address="not-an-ip"),
         [
-            ('error', 'ADDRESS_INVALID', 'loadbalancers', ('lb1',), "lb1: ha_lamp_vrrp_address 'not-an-ip' does not parse as an IP address; set it to the host's IP address on the VRRP segment (A.B.C.D)"),
+            (
+                "error",
+                "ADDRESS_INVALID",
+                "loadbalancers",
+                ("lb1",),
+                "lb1: ha_lamp_vrrp_address 'not-an-ip' does not parse as an IP address; set it to the host's IP address on the VRRP segment (A.B.C.D)",
+            ),
         ],
-        id='vrrp_addr_bad',
+        id="vrrp_addr_bad",
     ),
     pytest.param(
         lambda i: set_host(i, "lb1", ha_lamp_vrrp_address="10.213.77.12"),
         [
-            ('error', 'ADDRESS_DUPLICATE', 'loadbalancers', ('lb1', 'lb2'), 'lb1 and lb2 share the address 10.213.77.12: lb1 (ha_lamp_vrrp_address), lb2 (ansible_host); give every host its own address'),
+            (
+                "error",
+                "ADDRESS_DUPLICATE",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "lb1 and lb2 share the address 10.213.77.12: lb1 (ha_lamp_vrrp_address), lb2 (ansible_host); give every host its own address",
+            ),
         ],
-        id='vrrp_addr_dup',
+        id="vrrp_addr_dup",
     ),
     pytest.param(
         lambda i: set_host(i, "lb1", ansible_host="lb1.example.com"),
         [
-            ('error', 'LB_ADDRESS_NOT_IP', 'loadbalancers', ('lb1',), "lb1: no IP address on the VRRP segment (ansible_host is 'lb1.example.com'); set ha_lamp_vrrp_address to its IP address in the VIP subnet"),
+            (
+                "error",
+                "LB_ADDRESS_NOT_IP",
+                "loadbalancers",
+                ("lb1",),
+                "lb1: no IP address on the VRRP segment (ansible_host is 'lb1.example.com'); set ha_lamp_vrrp_address to its IP address in the VIP subnet",
+            ),
         ],
-        id='lb_dns_only',
+        id="lb_dns_only",
     ),
     pytest.param(
         lambda i: unset_all(i, "ha_lamp_vips"),
         [
-            ('error', 'VIPS_MISSING', 'loadbalancers', ('lb1', 'lb2'), 'loadbalancers: ha_lamp_vips is unset on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) in group_vars/all so clients have an address that survives the loss of a load balancer'),
+            (
+                "error",
+                "VIPS_MISSING",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: ha_lamp_vips is unset on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) in group_vars/all so clients have an address that survives the loss of a load balancer",
+            ),
         ],
-        id='vips_missing',
+        id="vips_missing",
     ),
     pytest.param(
         lambda i: vips(i, []),
         [
-            ('error', 'VIPS_MISSING', 'loadbalancers', ('lb1', 'lb2'), 'loadbalancers: ha_lamp_vips is an empty list on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) in group_vars/all so clients have an address that survives the loss of a load balancer'),
+            (
+                "error",
+                "VIPS_MISSING",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: ha_lamp_vips is an empty list on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) in group_vars/all so clients have an address that survives the loss of a load balancer",
+            ),
         ],
-        id='vips_empty',
+        id="vips_empty",
     ),
     pytest.param(
         lambda i: vips(i, "10.213.77.100/24"),
         [
-            ('error', 'VIPS_MALFORMED', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: ha_lamp_vips is a string ('10.213.77.100/24'), not a list; write it as a list of mappings ({name, address: A.B.C.D/len, vrid})"),
+            (
+                "error",
+                "VIPS_MALFORMED",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: ha_lamp_vips is a string ('10.213.77.100/24'), not a list; write it as a list of mappings ({name, address: A.B.C.D/len, vrid})",
+            ),
         ],
-        id='vips_string',
+        id="vips_string",
     ),
     pytest.param(
         lambda i: set_host(i, "lb2", ha_lamp_vips=[{"name": "public", "address": "10.213.77.101/24", "vrid": 51}]),
         [
-            ('error', 'CLUSTER_VAR_CONFLICT', 'loadbalancers', ('lb1', 'lb2'), 'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "vrid": 51}] on lb1; [{"address": "10.213.77.101/24", "name": "public", "vrid": 51}] on lb2; set it once for the whole cluster (group_vars/all)'),
+            (
+                "error",
+                "CLUSTER_VAR_CONFLICT",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "vrid": 51}] on lb1; [{"address": "10.213.77.101/24", "name": "public", "vrid": 51}] on lb2; set it once for the whole cluster (group_vars/all)',
+            ),
         ],
-        id='vips_conflict',
+        id="vips_conflict",
     ),
     pytest.param(
         lambda i: i["hostvars"]["lb2"].pop("ha_lamp_vips"),
         [
-            ('error', 'CLUSTER_VAR_CONFLICT', 'loadbalancers', ('lb1', 'lb2'), 'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "vrid": 51}] on lb1; unset on lb2; set it once for the whole cluster (group_vars/all)'),
+            (
+                "error",
+                "CLUSTER_VAR_CONFLICT",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "vrid": 51}] on lb1; unset on lb2; set it once for the whole cluster (group_vars/all)',
+            ),
         ],
-        id='vips_unset_on_one_lb',
+        id="vips_unset_on_one_lb",
     ),
     pytest.param(
         lambda i: vips(i, ["10.213.77.100/24"]),
         [
-            ('error', 'VIP_MALFORMED', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: ha_lamp_vips[0] is a string ('10.213.77.100/24'), not a mapping; write it as {name: ..., address: A.B.C.D/len, vrid: N}"),
+            (
+                "error",
+                "VIP_MALFORMED",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: ha_lamp_vips[0] is a string ('10.213.77.100/24'), not a mapping; write it as {name: ..., address: A.B.C.D/len, vrid: N}",
+            ),
         ],
-        id='vip_not_dict',
+        id="vip_not_dict",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 51, "vird": 5}]),
         [
-            ('warning', 'VIP_UNKNOWN_KEY', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' has unknown key(s) vird; the known keys are name, address, vrid, interface (a typo leaves the real key unset)"),
+            (
+                "warning",
+                "VIP_UNKNOWN_KEY",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' has unknown key(s) vird; the known keys are name, address, vrid, interface (a typo leaves the real key unset)",
+            ),
         ],
-        id='vip_unknown_key',
+        id="vip_unknown_key",
     ),
     pytest.param(
         lambda i: vips(i, [{"address": "10.213.77.100/24", "vrid": 51}]),
         [
-            ('error', 'VIP_NAME_INVALID', 'loadbalancers', ('lb1', 'lb2'), 'loadbalancers: ha_lamp_vips[0] name is missing; give every VIP a unique non-empty name (e.g. public)'),
+            (
+                "error",
+                "VIP_NAME_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: ha_lamp_vips[0] name is missing; give every VIP a unique non-empty name (e.g. public)",
+            ),
         ],
-        id='vip_name_missing',
+        id="vip_name_missing",
     ),
     pytest.param(
-        lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}, {"name": "public", "address": "10.213.77.101/24", "vrid": 52}]),
+        lambda i: vips(
+            i,
+            [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}, {"name": "public", "address": "10.213.77.101/24", "vrid": 52}],
+        ),
         [
-            ('error', 'VIP_NAME_DUPLICATE', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP name 'public' is used by ha_lamp_vips[0] and ha_lamp_vips[1]; give every VIP a unique name"),
+            (
+                "error",
+                "VIP_NAME_DUPLICATE",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP name 'public' is used by ha_lamp_vips[0] and ha_lamp_vips[1]; give every VIP a unique name",
+            ),
         ],
-        id='vip_name_dup',
+        id="vip_name_dup",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.100", "vrid": 51}]),
         [
-            ('error', 'VIP_ADDRESS_INVALID', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' address is '10.213.77.100', not 'A.B.C.D/len'; write it as address/prefix length, e.g. 10.0.0.100/24"),
+            (
+                "error",
+                "VIP_ADDRESS_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' address is '10.213.77.100', not 'A.B.C.D/len'; write it as address/prefix length, e.g. 10.0.0.100/24",
+            ),
         ],
-        id='vip_no_len',
+        id="vip_no_len",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.300/24", "vrid": 51}]),
         [
-            ('error', 'VIP_ADDRESS_INVALID', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' address '10.213.77.300/24' does not parse; write it as address/prefix length, e.g. 10.0.0.100/24"),
+            (
+                "error",
+                "VIP_ADDRESS_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' address '10.213.77.300/24' does not parse; write it as address/prefix length, e.g. 10.0.0.100/24",
+            ),
         ],
-        id='vip_unparseable',
+        id="vip_unparseable",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.0/24", "vrid": 51}]),
         [
-            ('error', 'VIP_ADDRESS_INVALID', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' address 10.213.77.0/24 is the network address of 10.213.77.0/24; pick a free host address inside the subnet"),
+            (
+                "error",
+                "VIP_ADDRESS_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' address 10.213.77.0/24 is the network address of 10.213.77.0/24; pick a free host address inside the subnet",
+            ),
         ],
-        id='vip_network_addr',
+        id="vip_network_addr",
     ),
     pytest.param(
-        lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}, {"name": "internal", "address": "10.213.77.100/24", "vrid": 52}]),
+        lambda i: vips(
+            i,
+            [
+                {"name": "public", "address": "10.213.77.100/24", "vrid": 51},
+                {"name": "internal", "address": "10.213.77.100/24", "vrid": 52},
+            ],
+        ),
         [
-            ('error', 'VIP_ADDRESS_DUPLICATE', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' and VIP 'internal' both use address 10.213.77.100; give every VIP its own address"),
+            (
+                "error",
+                "VIP_ADDRESS_DUPLICATE",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' and VIP 'internal' both use address 10.213.77.100; give every VIP its own address",
+            ),
         ],
-        id='vip_addr_dup',
+        id="vip_addr_dup",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.21/24", "vrid": 51}]),
         [
-            ('error', 'VIP_ADDRESS_CONFLICT', 'loadbalancers', ('web1',), "loadbalancers: VIP 'public' address 10.213.77.21 is also web1's ansible_host; a VIP must be an otherwise unused address, pick a free one in 10.213.77.0/24"),
+            (
+                "error",
+                "VIP_ADDRESS_CONFLICT",
+                "loadbalancers",
+                ("web1",),
+                "loadbalancers: VIP 'public' address 10.213.77.21 is also web1's ansible_host; a VIP must be an otherwise unused address, pick a free one in 10.213.77.0/24",
+            ),
         ],
-        id='vip_is_host',
+        id="vip_is_host",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.30.0.100/24", "vrid": 51}]),
         [
-            ('error', 'VIP_OUTSIDE_LB_SUBNET', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' 10.30.0.100/24 is outside the subnet 10.30.0.0/24 of lb1 (ansible_host 10.213.77.11), lb2 (ansible_host 10.213.77.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment"),
+            (
+                "error",
+                "VIP_OUTSIDE_LB_SUBNET",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' 10.30.0.100/24 is outside the subnet 10.30.0.0/24 of lb1 (ansible_host 10.213.77.11), lb2 (ansible_host 10.213.77.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment",
+            ),
         ],
-        id='vip_outside',
+        id="vip_outside",
     ),
     pytest.param(
         lambda i: set_host(i, "lb2", ha_lamp_vrrp_address="10.213.78.12"),
         [
-            ('error', 'VIP_OUTSIDE_LB_SUBNET', 'loadbalancers', ('lb2',), "loadbalancers: VIP 'public' 10.213.77.100/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment"),
+            (
+                "error",
+                "VIP_OUTSIDE_LB_SUBNET",
+                "loadbalancers",
+                ("lb2",),
+                "loadbalancers: VIP 'public' 10.213.77.100/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment",
+            ),
         ],
-        id='vip_outside_one_lb',
+        id="vip_outside_one_lb",
     ),
     pytest.param(
-        lambda i: (vips(i, [{"name": "public", "address": "192.168.50.100/24", "vrid": 51}]), set_host(i, "lb1", ha_lamp_vrrp_address="192.168.50.11"), set_host(i, "lb2", ha_lamp_vrrp_address="192.168.50.12/24")),
-        [
-        ],
-        id='vip_vrrp_ok',
+        lambda i: (
+            vips(i, [{"name": "public", "address": "192.168.50.100/24", "vrid": 51}]),
+            set_host(i, "lb1", ha_lamp_vrrp_address="192.168.50.11"),
+            set_host(i, "lb2", ha_lamp_vrrp_address="192.168.50.12/24"),
+        ),
+        [],
+        id="vip_vrrp_ok",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": "51"}]),
         [
-            ('error', 'VIP_VRID_INVALID', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' vrid is '51', not an integer; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there"),
+            (
+                "error",
+                "VIP_VRID_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' vrid is '51', not an integer; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there",
+            ),
         ],
-        id='vrid_str',
+        id="vrid_str",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 0}]),
         [
-            ('error', 'VIP_VRID_INVALID', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' vrid is 0, outside 1-255; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there"),
+            (
+                "error",
+                "VIP_VRID_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' vrid is 0, outside 1-255; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there",
+            ),
         ],
-        id='vrid_range',
+        id="vrid_range",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": True}]),
         [
-            ('error', 'VIP_VRID_INVALID', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' vrid is true, not an integer; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there"),
+            (
+                "error",
+                "VIP_VRID_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' vrid is true, not an integer; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there",
+            ),
         ],
-        id='vrid_bool',
+        id="vrid_bool",
     ),
     pytest.param(
-        lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}, {"name": "internal", "address": "10.213.77.101/24", "vrid": 51}]),
+        lambda i: vips(
+            i,
+            [
+                {"name": "public", "address": "10.213.77.100/24", "vrid": 51},
+                {"name": "internal", "address": "10.213.77.101/24", "vrid": 51},
+            ],
+        ),
         [
-            ('error', 'VIP_VRID_DUPLICATE', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' and VIP 'internal' use vrid 51 on the same VRRP segment (the load balancers' default VRRP interface); give each VIP its own vrid (1-255)"),
+            (
+                "error",
+                "VIP_VRID_DUPLICATE",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' and VIP 'internal' use vrid 51 on the same VRRP segment (the load balancers' default VRRP interface); give each VIP its own vrid (1-255)",
+            ),
         ],
-        id='vrid_dup',
+        id="vrid_dup",
     ),
     pytest.param(
-        lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 51, "interface": "eth0"}, {"name": "internal", "address": "10.213.77.101/24", "vrid": 51, "interface": "eth1"}]),
-        [
-        ],
-        id='vrid_dup_other_iface_ok',
+        lambda i: vips(
+            i,
+            [
+                {"name": "public", "address": "10.213.77.100/24", "vrid": 51, "interface": "eth0"},
+                {"name": "internal", "address": "10.213.77.101/24", "vrid": 51, "interface": "eth1"},
+            ],
+        ),
+        [],
+        id="vrid_dup_other_iface_ok",
     ),
     pytest.param(
-        lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 51, "interface": "eth0"}, {"name": "internal", "address": "10.213.77.101/24", "vrid": 51, "interface": "eth0"}]),
+        lambda i: vips(
+            i,
+            [
+                {"name": "public", "address": "10.213.77.100/24", "vrid": 51, "interface": "eth0"},
+                {"name": "internal", "address": "10.213.77.101/24", "vrid": 51, "interface": "eth0"},
+            ],
+        ),
         [
-            ('error', 'VIP_VRID_DUPLICATE', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' and VIP 'internal' use vrid 51 on the same VRRP segment (interface eth0); give each VIP its own vrid (1-255)"),
+            (
+                "error",
+                "VIP_VRID_DUPLICATE",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' and VIP 'internal' use vrid 51 on the same VRRP segment (interface eth0); give each VIP its own vrid (1-255)",
+            ),
         ],
-        id='vrid_dup_same_iface',
+        id="vrid_dup_same_iface",
     ),
     pytest.param(
         lambda i: vips(i, [{"name": "public", "address": "10.213.77.100/24", "vrid": 51, "interface": ""}]),
         [
-            ('error', 'VIP_INTERFACE_INVALID', 'loadbalancers', ('lb1', 'lb2'), "loadbalancers: VIP 'public' interface is ''; set it to the LBs' network interface name (e.g. eth0) or leave it out"),
+            (
+                "error",
+                "VIP_INTERFACE_INVALID",
+                "loadbalancers",
+                ("lb1", "lb2"),
+                "loadbalancers: VIP 'public' interface is ''; set it to the LBs' network interface name (e.g. eth0) or leave it out",
+            ),
         ],
-        id='iface_bad',
+        id="iface_bad",
     ),
     pytest.param(
         lambda i: set_all(i, "ha_lamp_db_primary", "db9"),
         [
-            ('error', 'DB_PRIMARY_NOT_IN_DATABASES', 'databases', ('db9',), "databases: ha_lamp_db_primary is 'db9', which is not in the databases group (db1, db2 and db3); set it to one of them"),
+            (
+                "error",
+                "DB_PRIMARY_NOT_IN_DATABASES",
+                "databases",
+                ("db9",),
+                "databases: ha_lamp_db_primary is 'db9', which is not in the databases group (db1, db2 and db3); set it to one of them",
+            ),
         ],
-        id='primary_unknown',
+        id="primary_unknown",
     ),
     pytest.param(
         lambda i: set_all(i, "ha_lamp_db_primary", ["db1"]),
         [
-            ('error', 'DB_PRIMARY_INVALID', 'databases', (), 'databases: ha_lamp_db_primary is ["db1"]; set it to the inventory name of one databases host (e.g. db1)'),
+            (
+                "error",
+                "DB_PRIMARY_INVALID",
+                "databases",
+                (),
+                'databases: ha_lamp_db_primary is ["db1"]; set it to the inventory name of one databases host (e.g. db1)',
+            ),
         ],
-        id='primary_list',
+        id="primary_list",
     ),
     pytest.param(
         lambda i: set_host(i, "db3", ha_lamp_db_primary="db2"),
         [
-            ('error', 'CLUSTER_VAR_CONFLICT', 'databases', ('db1', 'db2', 'db3', 'lb1', 'lb2', 'web1', 'web2'), "ha_lamp_db_primary differs between hosts: 'db1' on lb1, lb2, web1, web2, db1 and db2; 'db2' on db3; set it once for the whole cluster (group_vars/all)"),
+            (
+                "error",
+                "CLUSTER_VAR_CONFLICT",
+                "databases",
+                ("db1", "db2", "db3", "lb1", "lb2", "web1", "web2"),
+                "ha_lamp_db_primary differs between hosts: 'db1' on lb1, lb2, web1, web2, db1 and db2; 'db2' on db3; set it once for the whole cluster (group_vars/all)",
+            ),
         ],
-        id='primary_conflict',
+        id="primary_conflict",
     ),
     pytest.param(
         lambda i: unset_all(i, "ha_lamp_db_primary"),
-        [
-        ],
-        id='primary_unset_ok',
+        [],
+        id="primary_unset_ok",
     ),
     pytest.param(
         lambda i: (set_host(i, "db1", mysql_server_id=1), set_host(i, "db2", mysql_server_id=1)),
         [
-            ('error', 'DB_SERVER_ID_DUPLICATE', 'databases', ('db1', 'db2'), 'databases: db1 and db2 share mysql_server_id 1; replication ignores events from its own server id, so give every database a unique mysql_server_id'),
+            (
+                "error",
+                "DB_SERVER_ID_DUPLICATE",
+                "databases",
+                ("db1", "db2"),
+                "databases: db1 and db2 share mysql_server_id 1; replication ignores events from its own server id, so give every database a unique mysql_server_id",
+            ),
         ],
-        id='server_id_dup',
+        id="server_id_dup",
     ),
     pytest.param(
         lambda i: set_host(i, "db1", mysql_server_id="1"),
         [
-            ('error', 'DB_SERVER_ID_INVALID', 'databases', ('db1',), "db1: mysql_server_id '1' is not an integer; set a unique integer 1-4294967295 or leave it unset to derive one"),
+            (
+                "error",
+                "DB_SERVER_ID_INVALID",
+                "databases",
+                ("db1",),
+                "db1: mysql_server_id '1' is not an integer; set a unique integer 1-4294967295 or leave it unset to derive one",
+            ),
         ],
-        id='server_id_str',
+        id="server_id_str",
     ),
     pytest.param(
         lambda i: set_host(i, "db1", mysql_server_id=0),
         [
-            ('error', 'DB_SERVER_ID_INVALID', 'databases', ('db1',), 'db1: mysql_server_id 0 is outside 1-4294967295; set a unique integer 1-4294967295 or leave it unset to derive one'),
+            (
+                "error",
+                "DB_SERVER_ID_INVALID",
+                "databases",
+                ("db1",),
+                "db1: mysql_server_id 0 is outside 1-4294967295; set a unique integer 1-4294967295 or leave it unset to derive one",
+            ),
         ],
-        id='server_id_range',
+        id="server_id_range",
     ),
     pytest.param(
         lambda i: [set_host(i, h, mysql_server_id=n) for n, h in enumerate(("db1", "db2", "db3"), 1)],
-        [
-        ],
-        id='server_id_ok',
+        [],
+        id="server_id_ok",
     ),
     pytest.param(
         lambda i: i["hostvars"].pop("web2"),
         [
-            ('error', 'RACK_MISSING', 'webservers', ('web2',), 'webservers: web2 has no rack (var rack); set rack to the rack name of every cluster host so the validator can check the spread'),
+            (
+                "error",
+                "RACK_MISSING",
+                "webservers",
+                ("web2",),
+                "webservers: web2 has no rack (var rack); set rack to the rack name of every cluster host so the validator can check the spread",
+            ),
         ],
-        id='host_without_vars',
+        id="host_without_vars",
     ),
 ]
 
