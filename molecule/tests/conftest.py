@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
@@ -68,9 +67,9 @@ def lab():
     return Lab(hostvars=hostvars, groups=groups, vip=vip)
 
 
-def http_get(url, timeout=3.0, opener=None, auth=None):
+def http_get(url, timeout=3.0, opener=None, auth=None, headers=None):
     """(status, body) of a GET; status None when the connection itself failed."""
-    request = urllib.request.Request(url)
+    request = urllib.request.Request(url, headers=headers or {})
     if auth:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
@@ -88,8 +87,13 @@ def page_fields(body):
     return dict(line.split("=", 1) for line in body.splitlines() if "=" in line and " " not in line.split("=", 1)[0])
 
 
-def session_opener():
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+def session_cookie(url):
+    """Start a session on url; return its 'name=value' cookie (sent by hand: a cookie jar would
+    scope it to that node's address, and the point is to present it to the other nodes)."""
+    with urllib.request.urlopen(url, timeout=3) as resp:
+        cookies = [h.split(";", 1)[0] for h in resp.headers.get_all("Set-Cookie") or []]
+    assert cookies, f"{url} set no session cookie"
+    return "; ".join(cookies)
 
 
 def wait_until(predicate, timeout, interval=0.5, message="condition"):

@@ -533,6 +533,11 @@ def current_primary(cluster, survey, epoch):
 def plan_switchover(cluster, epoch, target, max_lag):
     survey = cluster.survey()
     primary = current_primary(cluster, survey, epoch)
+    # Read the primary again AFTER the replicas: it only moves forward, so a genuine replica is
+    # always contained in this later read, even under write load.
+    after = cluster.state(primary)
+    if after.get("error"):
+        raise PromotionError("primary %s stopped answering during the preflight: %s" % (primary, after["error"]))
     replicas = {}
     for name, st in survey.items():
         if name == primary:
@@ -542,8 +547,7 @@ def plan_switchover(cluster, epoch, target, max_lag):
         elif st["replica"] and cluster.name_of(st["replica"]["master_host"]) == primary:
             replicas[name] = cluster.replica_view(st)
             # A replica holding writes the primary never had must not become the primary.
-            errant = missing_gtids(st["gtid_binlog_state"], survey[primary]["gtid_binlog_state"],
-                                   survey[primary]["gtid_slave_pos"])
+            errant = missing_gtids(st["gtid_binlog_state"], after["gtid_binlog_state"], after["gtid_slave_pos"])
             if errant:
                 replicas[name]["errant"] = ",".join("%d-%d-%d" % e for e in errant)
     problems = switchover_preflight(survey[primary], replicas, max_lag)
@@ -563,8 +567,8 @@ def run_switchover(cluster, primary, candidate, others, catchup_timeout, admin_u
     if not cluster.gtid_wait(candidate, frozen, catchup_timeout):
         cluster.open_writes(primary)
         cluster.step(primary, "fence undone", "candidate %s did not reach %s within %ss" % (candidate, frozen, catchup_timeout))
-        raise PromotionError("candidate %s did not apply %s within %ss; the fence on %s was undone and it keeps "
-                             "serving (restore the epoch file to name it)" % (candidate, frozen, catchup_timeout, primary))
+        raise PromotionError("candidate %s did not apply %s within %ss; the fence on %s was undone"
+                             % (candidate, frozen, catchup_timeout, primary))
     cluster.promote(candidate)
     for node in others:
         cluster.make_replica(node, candidate)
@@ -680,7 +684,9 @@ def run_failover(cluster, old, candidate, others, apply_timeout, verify_timeout,
 def plan_rejoin(cluster, epoch, only=None):
     survey = cluster.survey()
     primary = current_primary(cluster, survey, epoch)
-    pstate = survey[primary]
+    pstate = cluster.state(primary)  # read after the others, see plan_switchover
+    if pstate.get("error"):
+        raise PromotionError("primary %s stopped answering: %s" % (primary, pstate["error"]))
     actions = {}
     for name, st in survey.items():
         if name == primary or (only and name not in only):

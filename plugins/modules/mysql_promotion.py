@@ -28,7 +28,7 @@ options:
     required: true
     choices: [status, plan_switchover, switchover, plan_failover, failover, plan_rejoin, rejoin]
   nodes:
-    description: C({name: address}) of every database node.
+    description: "C({name: address}) of every database node."
     type: dict
     required: true
   epoch:
@@ -82,7 +82,7 @@ options:
     type: int
     default: 10
   catchup_timeout:
-    description: Seconds the candidate gets to apply everything (switchover: else the fence is undone).
+    description: "Seconds the candidate gets to apply everything (switchover: else the fence is undone)."
     type: int
     default: 10
   confirm_timeout:

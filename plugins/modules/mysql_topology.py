@@ -38,10 +38,10 @@ options:
     description: Password for I(login_user), if any.
     type: str
   nodes:
-    description: For plan, C({name: discovered_state}) of every reachable database node.
+    description: "For plan, C({name: discovered_state}) of every reachable database node."
     type: dict
   addresses:
-    description: For plan, C({name: address}) to map C(Master_Host) values to node names.
+    description: "For plan, C({name: address}) to map C(Master_Host) values to node names."
     type: dict
   inventory_primary:
     description: For plan, the initial primary used on a first deploy.
@@ -66,9 +66,8 @@ EXAMPLES = r'''
   onprem.ha_lamp.mysql_topology:
     mode: plan
     nodes: "{{ dict(groups['databases'] | zip(groups['databases'] | map('extract', hostvars, ['__state', 'state']))) }}"
-    addresses: {db1: 10.0.0.31}
+    addresses: {db1: 10.0.0.31, db2: 10.0.0.32, db3: 10.0.0.33}
     inventory_primary: db1
-  delegate_to: localhost
   run_once: true
 '''
 
