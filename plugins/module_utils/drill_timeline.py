@@ -59,11 +59,17 @@ def _panel(ax, series, bucket_s, title, unit):
     ax.grid(True, axis="y", alpha=0.3)
 
 
-def _marks(ax, marks, t0):
+def _marks(ax, marks, t0, x_range):
+    """Draw each mark inside the probe's window as a line; list later ones (a restore that ends
+    minutes after the probe stopped) in the legend only, so they do not squeeze the outage."""
     for label, when, color in marks:
         if when is None:
             continue
-        ax.axvline(when - t0, color=color, linestyle="--", linewidth=1.2, label=label)
+        x = when - t0
+        if x_range[0] <= x <= x_range[1]:
+            ax.axvline(x, color=color, linestyle="--", linewidth=1.2, label=label)
+        else:
+            ax.plot([], [], color=color, linestyle=":", linewidth=1.2, label="%s (%+.0f s, outside the probe)" % (label, x))
 
 
 def _windows(ax, windows, t0, end_x):
@@ -90,6 +96,7 @@ def render_timeline(path, report, events, bucket_s=1.0, extra_marks=None):
     http_series = rate_series(http, t0, bucket_s)
     write_series = rate_series(writes, t0, bucket_s)
     end_x = max([p["t"] + bucket_s for p in http_series + write_series] or [1.0])
+    start_x = min([p["t"] for p in http_series + write_series] or [0.0])
 
     marks = [("fault", fault_at, _ERR_COLOR), ("recovery", report.get("recovery_at"), "#1565c0")]
     for mark in extra_marks or []:
@@ -103,7 +110,8 @@ def render_timeline(path, report, events, bucket_s=1.0, extra_marks=None):
     _windows(ax_http, report.get("outage_windows"), t0, end_x)
     _windows(ax_db, report.get("write_outage_windows"), t0, end_x)
     for ax in (ax_http, ax_db):
-        _marks(ax, marks, t0)
+        _marks(ax, marks, t0, (start_x, end_x))
+    ax_db.set_xlim(min(start_x, 0.0) - bucket_s, end_x + bucket_s)
     if ax_http.get_legend_handles_labels()[0]:
         ax_http.legend(loc="upper right", fontsize=8)
     ax_db.set_xlabel("seconds from %s" % ("fault" if fault_at is not None else "probe start"))

@@ -37,7 +37,8 @@ final class HaLampConfig
     // Connect to the writer through the VIP. The connect timeout bounds the TCP connect, the
     // read timeout the handshake and every later query, so a black-holed address or a stuck
     // server cannot hang a PHP worker. Throws mysqli_sql_exception on failure.
-    public static function connectWriter(?int $connectTimeout = null, ?int $readTimeout = null): mysqli
+    // $host overrides the VIP (the health check asks through the load balancer that checks it).
+    public static function connectWriter(?int $connectTimeout = null, ?int $readTimeout = null, ?string $host = null): mysqli
     {
         $db = self::get()['db'];
         $connectTimeout = $connectTimeout ?? (int) ($db['connect_timeout'] ?? 2);
@@ -47,7 +48,7 @@ final class HaLampConfig
         $link->options(MYSQLI_OPT_CONNECT_TIMEOUT, max($connectTimeout, 1));
         $link->options(MYSQLI_OPT_READ_TIMEOUT, max($readTimeout, 1));
         $link->real_connect(
-            (string) $db['host'],
+            $host ?? (string) $db['host'],
             (string) $db['user'],
             (string) $db['password'],
             (string) $db['name'],

@@ -2,7 +2,10 @@
 // Managed by onprem.ha_lamp.web.
 // GET /healthz for HAProxy. Answering at all proves Apache -> proxy_fcgi -> PHP-FPM works.
 //   503 "drained"        the drain flag file exists (maintenance: take no new requests)
-//   503 "db unreachable" the writer (VIP:3306) did not answer connect + SELECT 1 within the timeout
+//   503 "db unreachable" the writer did not answer connect + SELECT 1 within the timeout
+// When a load balancer asks, the writer is reached through that load balancer's own address (every
+// HAProxy serves :3306), otherwise through the VIP. While the VIP moves after a load balancer died,
+// the survivor's checks still pass, so it does not mark every web node down on top of the VIP move.
 //   200 "ok"             otherwise
 // The body is one short line; the status code is what HAProxy checks.
 declare(strict_types=1);
@@ -27,9 +30,11 @@ if (file_exists($drainFile)) {
 }
 
 $timeout = (int) ($config['healthz']['db_timeout'] ?? 1);
+$asker = (string) ($_SERVER['REMOTE_ADDR'] ?? '');
+$viaLoadBalancer = in_array($asker, (array) ($config['healthz']['load_balancers'] ?? []), true) ? $asker : null;
 $started = microtime(true);
 try {
-    $db = HaLampConfig::connectWriter($timeout, $timeout);
+    $db = HaLampConfig::connectWriter($timeout, $timeout, $viaLoadBalancer);
     $db->query('SELECT 1')->free();
     $db->close();
 } catch (Throwable $e) {
