@@ -13,11 +13,15 @@ if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.collections|\.cache|__pycache__
   echo "the tarball carries build artefacts listed above; fix build_ignore in galaxy.yml" >&2
   exit 1
 fi
-ansible-galaxy collection install --offline "$tarball" -p "$work/collections"
 
-# Run from outside the checkout so nothing resolves through the repo's ansible.cfg or .collections.
+# From here on, behave like a user's machine: outside the checkout, with an empty ansible.cfg, so nothing
+# resolves through the repo's .collections link (galaxy would otherwise find 0.1.0 "already installed").
 cd "$work"
-export ANSIBLE_CONFIG=/dev/null ANSIBLE_COLLECTIONS_PATH="$work/collections"
+printf '[defaults]\n' > "$work/ansible.cfg"
+export ANSIBLE_CONFIG="$work/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$work/collections"
+ansible-galaxy collection install --offline "$tarball" -p "$work/collections"
+test -f "$work/collections/ansible_collections/onprem/ha_lamp/MANIFEST.json" || {
+  echo "the collection was not installed into $work/collections" >&2; exit 1; }
 ansible-doc onprem.ha_lamp.validate_inventory >/dev/null
 ansible-doc -t filter onprem.ha_lamp.redundancy_report >/dev/null
 for playbook in site validate switchover failover rejoin rolling_update; do
