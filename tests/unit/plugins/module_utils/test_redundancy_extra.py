@@ -14,6 +14,8 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import (
     validate,
 )
 
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import CONTRACT_VARS
+
 from .inventory_cases import keyed, lab, set_host
 
 # Rules exercised here rather than in test_redundancy_rules.py.
@@ -342,18 +344,7 @@ def test_random_junk_never_raises(seed):
     hosts = list(inventory["hostvars"])
     for _ in range(rng.randint(1, 8)):
         host = rng.choice(hosts)
-        var = rng.choice(
-            [
-                "ansible_host",
-                "rack",
-                "site",
-                "ha_lamp_vrrp_address",
-                "mysql_server_id",
-                "ha_lamp_vips",
-                "ha_lamp_db_primary",
-                "ha_lamp_failure_domain",
-            ]
-        )
+        var = rng.choice(CONTRACT_VARS)
         inventory["hostvars"][host][var] = rng.choice(JUNK)
     if rng.random() < 0.3:
         inventory["groups"][rng.choice(list(inventory["groups"]))] = rng.choice(JUNK)
