@@ -34,7 +34,8 @@ for ((i = 1; i <= runs; i++)); do
     status=1
     break
   fi
-  grep -E '^\s+"[a-z_]+: RTO' "$out/run-$i.log" | sed 's/^ *"//; s/",\?$//'
+  # Each drill's figures line, as the YAML callback prints it (first line of it when wrapped).
+  grep -E "^\s+- '[a-z_]+: RTO" "$out/run-$i.log" | sed "s/^ *- '//"
 done
 
 if ((${#done_runs[@]})); then
