@@ -43,6 +43,12 @@ Lost writes and RPO
     lost; None when no verification result exists (lost_writes is then None as well: unknown,
     not zero).
 
+Operator playbook to first write
+    ``operator_to_first_write_s`` is from the instant the drill started an operator playbook
+    (a mark labelled ``"<playbook> started"``, e.g. failover.yml) to the ``t_sent`` of the first
+    write accepted after the last write outage: how long the playbook itself took to give writes
+    back. None when no such mark exists, or the writes never failed or never recovered after it.
+
 Percentiles
     Nearest-rank: the p-th percentile of n sorted values is the value at rank ceil(p/100 * n).
     It is always an observed latency. Latencies are those of successful events only; a failure's
@@ -223,8 +229,28 @@ def last_verify(events):
     return max(found, key=lambda e: e.get("t", 0)) if found else None
 
 
+OPERATOR_STARTED_SUFFIX = " started"
+
+
+def operator_to_first_write(marks, write_outage_end):
+    """(playbook, seconds) from the last operator-playbook start mark before the write recovery.
+
+    ``marks`` is the drill's list of {"label", "t"}; a start mark's label is "<playbook> started".
+    Returns (None, None) when the writes did not recover or no playbook started before they did.
+    """
+    if write_outage_end is None:
+        return None, None
+    starts = [m for m in marks or [] if str(m.get("label", "")).endswith(OPERATOR_STARTED_SUFFIX)
+              and m.get("t") is not None and float(m["t"]) <= write_outage_end]
+    if not starts:
+        return None, None
+    last = max(starts, key=lambda m: float(m["t"]))
+    return last["label"][:-len(OPERATOR_STARTED_SUFFIX)], _r(write_outage_end - float(last["t"]))
+
+
 def build_report(name, events, fault_at=None, recovery_at=None, restored=False, restore_s=None,
-                 vip_samples=None, primary_samples=None, verify=None, until=None, notes=None):
+                 vip_samples=None, primary_samples=None, verify=None, until=None, notes=None,
+                 marks=None):
     """One drill's report dict. ``verify`` defaults to the last verify record in ``events``."""
     http = of_kind(events, "http")
     writes = of_kind(events, "write")
@@ -241,6 +267,7 @@ def build_report(name, events, fault_at=None, recovery_at=None, restored=False, 
     ok_http = [e for e in http if e.get("outcome") == OK]
     acked = [e for e in writes if e.get("outcome") == OK]
     span = (http[-1]["t_sent"] - http[0]["t_sent"]) if len(http) > 1 else None
+    operator, operator_s = operator_to_first_write(marks, db["end"])
     return {
         "name": name,
         "status": web["status"],
@@ -271,6 +298,8 @@ def build_report(name, events, fault_at=None, recovery_at=None, restored=False, 
         "write_rto_s": db["rto_s"],
         "write_rto_lower_bound_s": db["rto_lower_bound_s"],
         "write_outage_windows": db["windows"],
+        "operator_playbook": operator,
+        "operator_to_first_write_s": operator_s,
         "write_p50_ms": _r(percentile(latencies(writes), 50)),
         "write_p99_ms": _r(percentile(latencies(writes), 99)),
         "db_nodes": dict(sorted(Counter(e.get("node") or "unknown" for e in acked).items())),
@@ -376,6 +405,7 @@ def median_summary(reports):
             "unverified_runs": sum(1 for r in runs if r.get("lost_writes") is None),
             "rpo_s": _median(r.get("rpo_s") for r in runs),
             "write_rto_s": _median(r.get("write_rto_s") for r in runs),
+            "operator_to_first_write_s": _median(r.get("operator_to_first_write_s") for r in runs),
             "double_vip_runs": sum(1 for r in runs if r.get("double_vip_seen")),
             "double_primary_runs": sum(1 for r in runs if r.get("double_primary_seen")),
             "restored_runs": sum(1 for r in runs if r.get("restored")),
@@ -386,8 +416,9 @@ def median_summary(reports):
 
 MEDIAN_HEADER = ("| Drill | Runs | RTO median (s) | RTO min-max (s) | Failed requests (median) "
                  "| Lost writes (median / max) | RPO median (s) | Write RTO median (s) "
-                 "| Double VIP (runs) | Double primary (runs) | Restored (runs) | Restore median (s) |")
-MEDIAN_RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                 "| Playbook start to first write, median (s) | Double VIP (runs) | Double primary (runs) "
+                 "| Restored (runs) | Restore median (s) |")
+MEDIAN_RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
 def median_table(reports):
@@ -405,6 +436,7 @@ def median_table(reports):
             row["name"], str(n), rto,
             "%s-%s" % (_num(row["rto_min_s"]), _num(row["rto_max_s"])),
             _num(row["failed_requests"], 1), lost, _num(row["rpo_s"]), _num(row["write_rto_s"]),
+            _num(row["operator_to_first_write_s"]),
             "%d/%d" % (row["double_vip_runs"], n), "%d/%d" % (row["double_primary_runs"], n),
             "%d/%d" % (row["restored_runs"], n), _num(row["restore_s"]),
         ]))

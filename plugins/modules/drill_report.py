@@ -70,7 +70,10 @@ options:
     type: float
   marks:
     description:
-      - Further instants to draw on the timeline.
+      - Further instants to draw on the timeline. A mark labelled C(<playbook> started) (the
+        drill role adds one when it starts an operator playbook) also gives the report's
+        C(operator_to_first_write_s), the seconds from that instant to the first write accepted
+        after the last write outage.
     type: list
     elements: dict
     default: []
@@ -172,7 +175,7 @@ report:
       C(double_vip_seen), C(double_primary_seen), C(restored), C(restore_s); also C(status),
       C(rto_lower_bound_s), C(outage_windows), C(failed_before_fault), C(requests_total),
       C(requests_ok), C(p50_ms), C(p99_ms), C(writes_total), C(writes_acknowledged),
-      C(write_rto_s), C(rpo_rows), C(rpo_s), C(verified), C(web_nodes), C(db_nodes) and more.
+      C(write_rto_s), C(operator_to_first_write_s), C(rpo_rows), C(rpo_s), C(verified), C(web_nodes), C(db_nodes) and more.
     - C(lost_writes), C(rpo_rows) and C(rpo_s) are null when no verification result exists.
   returned: mode=drill
   type: dict
@@ -308,7 +311,7 @@ def run_drill(module):
         restored=p["restored"], restore_s=p["restore_s"],
         vip_samples=_samples(module, "vip_samples"),
         primary_samples=_samples(module, "primary_samples"),
-        until=p["until"], notes=p["notes"])
+        until=p["until"], notes=p["notes"], marks=p["marks"])
     report["events_path"] = p["events_path"]
     report_json = os.path.join(p["report_dir"], "report.json")
     report_md = os.path.join(p["report_dir"], "report.md")

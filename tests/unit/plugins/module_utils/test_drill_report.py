@@ -13,6 +13,7 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.drill_report import
     median_summary,
     median_table,
     observer,
+    operator_to_first_write,
     outage,
     percentile,
     rate_series,
@@ -338,7 +339,8 @@ def test_median_table_exact():
         _row("lb_kill", rto_s=2.5, failed_requests=41, lost_writes=1, restore_s=11.0, double_vip_seen=True),
         _row("db_kill", status="not_recovered", rto_s=None, failed_requests=100, lost_writes=None,
              rpo_s=None, restored=False, restore_s=None),
-        _row("db_kill", rto_s=8.0, failed_requests=60, rpo_s=0.5, restore_s=30.0),
+        _row("db_kill", rto_s=8.0, failed_requests=60, rpo_s=0.5, restore_s=30.0,
+             operator_to_first_write_s=4.25),
     ]
     summary = median_summary(runs)
     assert [s["name"] for s in summary] == ["lb_kill", "db_kill"]
@@ -348,12 +350,41 @@ def test_median_table_exact():
     assert median_table(runs) == (
         "| Drill | Runs | RTO median (s) | RTO min-max (s) | Failed requests (median) "
         "| Lost writes (median / max) | RPO median (s) | Write RTO median (s) "
+        "| Playbook start to first write, median (s) "
         "| Double VIP (runs) | Double primary (runs) | Restored (runs) | Restore median (s) |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-        "| lb_kill | 3 | 2.50 | 2.00-3.00 | 41.0 | 0.0 / 1 | 0.00 | 3.50 | 1/3 | 0/3 | 3/3 | 11.00 |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| lb_kill | 3 | 2.50 | 2.00-3.00 | 41.0 | 0.0 / 1 | 0.00 | 3.50 | n/a | 1/3 | 0/3 | 3/3 | 11.00 |\n"
         "| db_kill | 2 | 8.00 (1/2 not recovered) | 8.00-8.00 | 80.0 | 0.0 / 0 (1/2 unverified) | 0.50 "
-        "| 3.50 | 0/2 | 0/2 | 1/2 | 30.00 |\n"
+        "| 3.50 | 4.25 | 0/2 | 0/2 | 1/2 | 30.00 |\n"
     )
+
+
+# ------------------------------------------------------------------ operator playbook to first write
+def test_operator_to_first_write_from_the_start_mark():
+    rep = build_report("db_kill", _drill_events(), fault_at=FAULT,
+                       marks=[{"label": "failover started", "t": 100.15}, {"label": "failover done", "t": 100.3}])
+    # The write outage (write 4, sent 100.1) ends with write 5, sent 100.4.
+    assert rep["operator_playbook"] == "failover"
+    assert rep["operator_to_first_write_s"] == 0.25
+
+
+@pytest.mark.parametrize("marks, end, expected", [
+    (None, 10.0, (None, None)),                                           # no marks at all
+    ([{"label": "healed", "t": 5.0}], 10.0, (None, None)),                # no start mark
+    ([{"label": "failover started", "t": 5.0}], None, (None, None)),      # writes never recovered
+    ([{"label": "failover started", "t": 11.0}], 10.0, (None, None)),     # started after the recovery
+    ([{"label": "failover started", "t": 2.0}, {"label": "rejoin started", "t": 4.0}], 10.0, ("rejoin", 6.0)),
+    ([{"label": "rejoin started", "t": 12.0}, {"label": "failover started", "t": "3.5"}], 10.0, ("failover", 6.5)),
+    ([{"label": "switchover started", "t": 9.0}], 10.0, ("switchover", 1.0)),
+])
+def test_operator_to_first_write_cases(marks, end, expected):
+    assert operator_to_first_write(marks, end) == expected
+
+
+def test_operator_to_first_write_absent_without_write_outage():
+    events = [e for e in _drill_events() if not (e.get("kind") == "write" and e.get("outcome") != "ok")]
+    rep = build_report("web_kill", events, fault_at=FAULT, marks=[{"label": "failover started", "t": 100.0}])
+    assert rep["operator_to_first_write_s"] is None
 
 
 # ------------------------------------------------------------------ timeline
