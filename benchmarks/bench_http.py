@@ -48,8 +48,12 @@ def lab_addresses(inventory):
     }
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def podman(*args, stdin=None):
-    env = dict(os.environ, CONTAINERS_CONF=os.environ.get("CONTAINERS_CONF", "lab/containers.conf"))
+    # The lab's podman configuration (runc, cgroupfs, ulimits), wherever the script is run from.
+    env = dict(os.environ, CONTAINERS_CONF=os.environ.get("CONTAINERS_CONF", os.path.join(REPO, "lab", "containers.conf")))
     return subprocess.run(["podman", *args], input=stdin, check=True, capture_output=True, text=True,
                           env=env, timeout=30).stdout
 
