@@ -35,7 +35,10 @@ VIPS = [{"name": "public", "address": "10.255.255.200/8", "vrid": 51}, {"name": 
 
 
 def generate(size):
-    """A valid inventory of ``size`` hosts: 4% LBs, 56% web, 40% DB over size/20 racks in odd-numbered sites."""
+    """A valid inventory of ``size`` hosts: 4% LBs, 56% web, 40% DB over size/20 racks in odd-numbered sites.
+
+    The etcd members (dcs) are the first 3 databases, which sit in 3 different sites.
+    """
     sites = max(3, size // 500) | 1  # odd, so databases never span an even number of sites
     racks_per_site = max(1, size // 20 // sites)
     counts = {"loadbalancers": max(2, size * 4 // 100), "databases": max(3, size * 40 // 100)}
@@ -63,6 +66,7 @@ def generate(size):
             members.append(name)
             hostvars[name] = variables
         groups[tier] = members
+    groups["dcs"] = groups["databases"][:3]
     return {"groups": groups, "hostvars": hostvars}
 
 
@@ -90,6 +94,9 @@ def write_inventory(inventory, directory):
         handle.write("---\nall:\n  children:\n")
         for tier, members in inventory["groups"].items():
             handle.write("    %s:\n      hosts:\n" % tier)
+            if tier == "dcs":  # members defined with their variables in databases
+                handle.write("".join("        %s: {}\n" % name for name in members))
+                continue
             for name in members:
                 variables = inventory["hostvars"][name]
                 extra = ", mysql_server_id: %d" % variables["mysql_server_id"] if "mysql_server_id" in variables else ""

@@ -7,11 +7,14 @@
 
   python3 tools/ha_lamp_probe.py --url http://VIP/ --db-host VIP --duration 30 \
       --events /tmp/probe.jsonl --verify
+  python3 tools/ha_lamp_probe.py --url http://VIP/ --read-url http://VIP/read.php --db-host VIP \
+      --duration 30 --events /tmp/probe.jsonl --verify --report --read-gate
 
 The database password is read from the HA_LAMP_PROBE_DB_PASSWORD environment variable or from
 --db-password-file, never from the command line (it would show in ps and shell history).
 Prints the run summary (and, with --report, the drill report computed from the events) as JSON.
-Exit status: 0 ok, 1 acknowledged writes lost or verification impossible, 2 bad usage.
+Exit status: 0 ok, 1 acknowledged writes lost or verification impossible (or, with --read-gate,
+the read-only page gate breached), 2 bad usage.
 """
 
 import argparse
@@ -43,6 +46,15 @@ def _parser():
     ap.add_argument("--max-requests", type=int, default=20000, help="hard request bound (default %(default)s)")
     ap.add_argument("--rate", type=float, default=20.0, help="HTTP requests/s (default %(default)s)")
     ap.add_argument("--concurrency", type=int, default=4, help="HTTP threads (default %(default)s)")
+    ap.add_argument("--read-url", help="read-only page to GET in a second stream, e.g. http://192.0.2.10/read.php")
+    ap.add_argument("--read-rate", type=float, default=10.0, help="read-only page requests/s (default %(default)s)")
+    ap.add_argument("--read-concurrency", type=int, default=2, help="read-only page threads (default %(default)s)")
+    ap.add_argument("--max-read-requests", type=int, default=10000,
+                    help="hard read-only page request bound (default %(default)s)")
+    ap.add_argument("--read-gate", action="store_true",
+                    help="with --report: apply the read-only page gate (as for a DB drill)")
+    ap.add_argument("--read-gate-max-failures", type=int, default=0,
+                    help="failed read-only page requests the gate tolerates (default %(default)s)")
     ap.add_argument("--http-timeout", type=float, default=2.0, help="per request, s (default %(default)s)")
     ap.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     ap.add_argument("--host-header", help="Host header to send")
@@ -88,14 +100,18 @@ def main(argv=None):
                 max_requests=args.max_requests, rate=args.rate, concurrency=args.concurrency,
                 http_timeout=args.http_timeout, validate_certs=not args.insecure,
                 host_header=args.host_header, write_rate=args.write_rate, max_writes=args.max_writes,
-                db_timeout=args.db_timeout, run_id=args.run_id, stop_file=args.stop_file, **db)
+                db_timeout=args.db_timeout, run_id=args.run_id, stop_file=args.stop_file,
+                read_url=args.read_url, read_rate=args.read_rate, read_concurrency=args.read_concurrency,
+                max_read_requests=args.max_read_requests, **db)
             print("probing for at most %.0f s, events -> %s" % (config.duration, args.events), file=sys.stderr)
             out["run"] = drill_probe.run_probe(config)
         if (args.verify or args.verify_only) and args.db_host:
             out["verify"] = drill_probe.verify_events_file(args.events, **db)
         if args.report:
             events = drill_probe.load_events(args.events)
-            out["report"] = drill_report.build_report(args.name, events, fault_at=args.fault_at)
+            out["report"] = drill_report.build_report(
+                args.name, events, fault_at=args.fault_at, read_gate=args.read_gate,
+                read_gate_max_failures=args.read_gate_max_failures)
     except drill_probe.ProbeError as exc:
         print("ha_lamp_probe: %s" % exc, file=sys.stderr)
         return 2
@@ -105,6 +121,8 @@ def main(argv=None):
     print(json.dumps(out, indent=2, sort_keys=True))
     verify = out.get("verify")
     if verify is not None and (not verify["verified"] or verify["lost"]):
+        return 1
+    if out.get("report", {}).get("read_gate_breaches"):
         return 1
     return 0
 

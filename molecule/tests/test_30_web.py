@@ -6,6 +6,8 @@ def test_every_web_node_is_healthy(lab):
     for web in lab.groups["webservers"]:
         status, body = http_get(f"http://{lab.address(web)}/healthz")
         assert status == 200, f"{web}: /healthz answered {status}: {body[:200]}"
+        # With a writer in place the node is not merely "degraded" (200 during a writer gap).
+        assert body.startswith(f"ok node={web} "), f"{web}: /healthz body {body[:200]!r}"
 
 
 def test_demo_page_names_the_web_and_database_nodes(lab):
@@ -28,3 +30,21 @@ def test_a_session_continues_on_the_other_web_node(lab):
         assert fields["web_node"] == web
         counts.append(int(fields["session_count"]))
     assert counts == list(range(counts[0], counts[0] + len(counts))), counts
+
+
+def test_read_only_page_is_served_from_the_readers_port(lab):
+    """read.php: no session, no write, through the VIP's readers port (3307) to a replica."""
+    status, body = http_get(f"http://{lab.vip}/read.php")
+    assert status == 200, body[:200]
+    fields = page_fields(body)
+    assert fields["web_node"] in lab.groups["webservers"]
+    assert fields["db_node"] in lab.groups["databases"]
+    assert fields["read_via"] == "reader", body
+    assert "last_visit_id" in fields
+
+
+def test_read_only_page_answers_on_every_web_node(lab):
+    for web in lab.groups["webservers"]:
+        status, body = http_get(f"http://{lab.address(web)}/read.php")
+        assert status == 200, f"{web}: /read.php answered {status}: {body[:200]}"
+        assert page_fields(body)["web_node"] == web

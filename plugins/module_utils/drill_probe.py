@@ -9,6 +9,10 @@ requests it
 
 * sends HTTP GETs to a URL (normally the VIP) at a target rate from a few worker threads, one new
   TCP connection per request (so every request is balanced afresh, like a new client would be);
+* optionally sends a second, independent stream of GETs to a read-only page (``read_url``,
+  normally ``http://VIP/read.php``, served from the readers port), recorded as ``kind: "read"``
+  events with the same fields as ``http`` ones plus ``via`` (the page's ``read_via=`` line): it
+  shows whether reads survive a database writer gap;
 * in one separate thread writes numbered rows (seq 1..N, one run id) through a MySQL endpoint
   (normally VIP:3306, the writer port), autocommit, reconnecting after any failure;
 
@@ -54,6 +58,7 @@ MAX_CONCURRENCY = 64
 
 _WEB_NODE_RE = re.compile(r"^web_node=(\S+)", re.MULTILINE)
 _DB_NODE_RE = re.compile(r"^db_node=(\S+)", re.MULTILINE)
+_READ_VIA_RE = re.compile(r"^read_via=(\S+)", re.MULTILINE)
 _TABLE_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 # How much of an error text goes into an event: enough to diagnose, small enough for 100k lines.
 _ERROR_TEXT_LIMIT = 160
@@ -112,7 +117,8 @@ class ProbeConfig:
                  concurrency=4, http_timeout=2.0, validate_certs=True, host_header=None,
                  db_host=None, db_port=3306, db_user="ha_lamp_app", db_password=None,
                  db_name="ha_lamp_app", db_table="drill_writes", write_rate=5.0, max_writes=5000,
-                 db_timeout=2.0, run_id=None, stop_file=None):
+                 db_timeout=2.0, run_id=None, stop_file=None, read_url=None, read_rate=10.0,
+                 read_concurrency=2, max_read_requests=10000):
         self.events_path = events_path
         self.url = url
         self.duration = float(duration)
@@ -133,11 +139,15 @@ class ProbeConfig:
         self.db_timeout = float(db_timeout)
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.stop_file = stop_file
+        self.read_url = read_url or None
+        self.read_rate = float(read_rate)
+        self.read_concurrency = int(read_concurrency)
+        self.max_read_requests = int(max_read_requests)
         self.validate()
 
     def validate(self):
         errors = []
-        if not self.url and not self.db_host:
+        if not self.url and not self.db_host and not self.read_url:
             errors.append("give url (HTTP requests), db_host (database writes) or both")
         if not self.events_path:
             errors.append("events_path is required")
@@ -153,8 +163,19 @@ class ProbeConfig:
                 errors.append("rate must be in (0, %d] requests/s" % MAX_RATE)
             if not 0 < self.concurrency <= MAX_CONCURRENCY:
                 errors.append("concurrency must be in [1, %d]" % MAX_CONCURRENCY)
+        if self.url or self.read_url:
             if self.http_timeout <= 0:
                 errors.append("http_timeout must be > 0")
+        if self.read_url:
+            parts = urlsplit(self.read_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                errors.append("read_url must be an http:// or https:// URL with a host, got %r" % self.read_url)
+            if not 0 < self.max_read_requests <= MAX_REQUESTS:
+                errors.append("max_read_requests must be in [1, %d]" % MAX_REQUESTS)
+            if not 0 < self.read_rate <= MAX_RATE:
+                errors.append("read_rate must be in (0, %d] requests/s" % MAX_RATE)
+            if not 0 < self.read_concurrency <= MAX_CONCURRENCY:
+                errors.append("read_concurrency must be in [1, %d]" % MAX_CONCURRENCY)
         if self.db_host:
             if not HAS_PYMYSQL:
                 errors.append(PYMYSQL_MISSING_MSG)
@@ -179,6 +200,8 @@ class ProbeConfig:
             "db_host": self.db_host, "db_port": self.db_port, "db_user": self.db_user,
             "db_name": self.db_name, "db_table": self.db_table, "write_rate": self.write_rate,
             "max_writes": self.max_writes, "db_timeout": self.db_timeout,
+            "read_url": self.read_url, "read_rate": self.read_rate,
+            "read_concurrency": self.read_concurrency, "max_read_requests": self.max_read_requests,
         }
 
 
@@ -241,14 +264,15 @@ class Probe:
         self.clock = _Clock()
         self._stop = threading.Event()
         self._counts_lock = threading.Lock()
-        self.counts = {"http_ok": 0, "http_error": 0, "write_ok": 0, "write_error": 0}
+        self.counts = {"http_ok": 0, "http_error": 0, "write_ok": 0, "write_error": 0,
+                       "read_ok": 0, "read_error": 0}
         self.acknowledged = []
         self._writer = None
         self._deadline = None
 
     # ----------------------------------------------------------------- HTTP
-    def _http_once(self):
-        parts = urlsplit(self.cfg.url)
+    def _http_once(self, url=None):
+        parts = urlsplit(url or self.cfg.url)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
@@ -274,21 +298,28 @@ class Probe:
         finally:
             conn.close()
 
-    def _http_worker(self, worker, pacer):
+    def _http_worker(self, worker, pacer, kind="http"):
+        """One HTTP worker; kind "http" requests cfg.url, kind "read" the read-only cfg.read_url."""
+        url = self.cfg.read_url if kind == "read" else self.cfg.url
         while True:
             seq = pacer.next_slot(self._stop)
             if seq is None:
                 return
             m_sent = time.monotonic()
-            event = {"kind": "http", "run_id": self.cfg.run_id, "seq": seq, "worker": worker,
+            event = {"kind": kind, "run_id": self.cfg.run_id, "seq": seq, "worker": worker,
                      "t_sent": self.clock.epoch(m_sent)}
+            if kind == "read":
+                event["via"] = None
             try:
-                status, body = self._http_once()
+                status, body = self._http_once(url)
                 event["status"] = status
                 web = _WEB_NODE_RE.search(body)
                 db = _DB_NODE_RE.search(body)
                 event["node"] = web.group(1) if web else None
                 event["db_node"] = db.group(1) if db else None
+                if kind == "read":
+                    via = _READ_VIA_RE.search(body)
+                    event["via"] = via.group(1) if via else None
                 if 200 <= status < 300:
                     event.update(outcome="ok", error_class=None, error=None)
                 else:
@@ -297,7 +328,7 @@ class Probe:
             except Exception as exc:  # every failure is data here, never a crash
                 event.update(outcome="error", status=None, node=None, db_node=None,
                              error_class=_error_class(exc), error=_error_text(exc))
-            self._finish(event, m_sent, "http")
+            self._finish(event, m_sent, kind)
 
     # ---------------------------------------------------------------- writes
     def _db_connect(self):
@@ -394,6 +425,11 @@ class Probe:
             for worker in range(cfg.concurrency):
                 threads.append(threading.Thread(target=self._http_worker, args=(worker, pacer),
                                                 name="probe-http-%d" % worker, daemon=True))
+        if cfg.read_url:
+            read_pacer = _Pacer(cfg.read_rate, cfg.max_read_requests, self._deadline)
+            for worker in range(cfg.read_concurrency):
+                threads.append(threading.Thread(target=self._http_worker, args=(worker, read_pacer, "read"),
+                                                name="probe-read-%d" % worker, daemon=True))
         if cfg.db_host:
             threads.append(threading.Thread(target=self._write_loop, name="probe-writes", daemon=True))
         if cfg.stop_file:

@@ -49,6 +49,21 @@ Operator playbook to first write
     write accepted after the last write outage: how long the playbook itself took to give writes
     back. None when no such mark exists, or the writes never failed or never recovered after it.
 
+Read-only page
+    The probe's optional second HTTP stream (``kind: "read"``, normally ``/read.php`` through the
+    VIP, served from the readers port) gets the same scope, outage and percentile rules as the
+    main stream, under ``read_*`` keys. ``read_failed_requests`` counts its failures in scope;
+    ``read_success_ratio`` is its successes in scope divided by its events in scope (None when
+    none is in scope).
+
+Read-only page gate
+    With ``read_gate`` on (the drill role turns it on for the database drills), the report lists
+    ``read_gate_breaches``: no read event at all, no read event in scope, or more than
+    ``read_gate_max_failures`` failed reads in scope (default 0). A count, not a ratio: a longer
+    drill must not buy more failures, and on a database drill the web and load-balancer tiers are
+    intact, read.php falls back from the readers to the writer port within the request and
+    HAProxy retries a GET that failed on another web node, so any failure left is a read outage.
+
 Percentiles
     Nearest-rank: the p-th percentile of n sorted values is the value at rank ceil(p/100 * n).
     It is always an observed latency. Latencies are those of successful events only; a failure's
@@ -248,10 +263,40 @@ def operator_to_first_write(marks, write_outage_end):
     return last["label"][:-len(OPERATOR_STARTED_SUFFIX)], _r(write_outage_end - float(last["t"]))
 
 
+def success_ratio(counted):
+    """Successful share of the events in scope, 4 decimals; None without events."""
+    if not counted:
+        return None
+    return _r(sum(1 for e in counted if e.get("outcome") == OK) / len(counted), 4)
+
+
+def read_gate_breaches(report, max_failures=0):
+    """The read-only page gate's breaches for one report (a list of messages, empty = passed)."""
+    if not report.get("read_requests_total"):
+        return ["read-only page gate: no read-only page requests were recorded"]
+    if report.get("read_status") == STATUS_NO_DATA:
+        return ["read-only page gate: no read-only page request was answered after the fault"]
+    failed = report.get("read_failed_requests") or 0
+    if failed <= max_failures:
+        return []
+    ratio = report.get("read_success_ratio")
+    message = ("read-only page requests failed during the drill: %d of %d after the fault "
+               "(success ratio %s, tolerance %d)"
+               % (failed, report.get("read_requests_in_scope") or 0,
+                  "n/a" if ratio is None else "%.2f%%" % (ratio * 100), max_failures))
+    if report.get("read_status") == STATUS_NOT_RECOVERED:
+        message += "; still failing when the probe stopped"
+    return [message]
+
+
 def build_report(name, events, fault_at=None, recovery_at=None, restored=False, restore_s=None,
                  vip_samples=None, primary_samples=None, verify=None, until=None, notes=None,
-                 marks=None):
+                 marks=None, read_gate=False, read_gate_max_failures=0):
     """One drill's report dict. ``verify`` defaults to the last verify record in ``events``."""
+    reads = of_kind(events, "read")
+    read = outage(reads, fault_at, until)
+    reads_counted, _ = in_scope(reads, fault_at, until)
+    ok_reads = [e for e in reads if e.get("outcome") == OK]
     http = of_kind(events, "http")
     writes = of_kind(events, "write")
     if verify is None:
@@ -268,7 +313,7 @@ def build_report(name, events, fault_at=None, recovery_at=None, restored=False, 
     acked = [e for e in writes if e.get("outcome") == OK]
     span = (http[-1]["t_sent"] - http[0]["t_sent"]) if len(http) > 1 else None
     operator, operator_s = operator_to_first_write(marks, db["end"])
-    return {
+    report = {
         "name": name,
         "status": web["status"],
         "rto_s": web["rto_s"],
@@ -323,7 +368,26 @@ def build_report(name, events, fault_at=None, recovery_at=None, restored=False, 
         "probe_start": run_start.get("t"),
         "probe_end": run_end.get("t"),
         "notes": notes,
+        "read_requests_total": len(reads),
+        "read_requests_ok": len(ok_reads),
+        "read_requests_in_scope": len(reads_counted),
+        "read_failed_requests": read["failed"],
+        "read_failed_before_fault": read["failed_before_fault"],
+        "read_success_ratio": success_ratio(reads_counted),
+        "read_status": read["status"],
+        "read_rto_s": read["rto_s"],
+        "read_rto_lower_bound_s": read["rto_lower_bound_s"],
+        "read_outage_windows": read["windows"],
+        "read_error_classes": dict(sorted(Counter(e.get("error_class") or "unknown"
+                                                  for e in reads_counted if e.get("outcome") != OK).items())),
+        "read_via": dict(sorted(Counter(e.get("via") or "unknown" for e in ok_reads).items())),
+        "read_p50_ms": _r(percentile(latencies(reads), 50)),
+        "read_p99_ms": _r(percentile(latencies(reads), 99)),
+        "read_gate": bool(read_gate),
+        "read_gate_max_failures": int(read_gate_max_failures),
     }
+    report["read_gate_breaches"] = read_gate_breaches(report, int(read_gate_max_failures)) if read_gate else []
+    return report
 
 
 # ------------------------------------------------------------------ Markdown

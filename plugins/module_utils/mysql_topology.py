@@ -123,62 +123,39 @@ def host_to_node(host, addresses):
     return host
 
 
-def plan_topology(nodes, inventory_primary, addresses, epoch_primary=None):
-    """Decide what the mysql role may do on this run.
+def plan_topology(nodes, inventory_primary, addresses, leader=None, initialized=False):
+    """Decide what the mysql role may do on this run. The leader key in etcd names the primary.
 
     nodes: {name: {"read_only": "ON"|"OFF", "replica": {...}|None, "gtid_binlog_state": str}}
-    for every DB node the play reached. Returns a dict:
-      primary        node that is (or becomes) the primary
+    for every DB node the play reached; leader: the node holding the leader key (None if free);
+    initialized: the tier has had a leader before (etcd holds its sync key). Returns a dict:
+      primary        node that is (or becomes, on a first deploy) the primary
       bootstrap      True on a first deploy (no topology yet)
-      open_writes    True when the role must set read_only=OFF on the primary
       attach         nodes to point at the primary (fresh, empty nodes only)
       keep           replicas already following the primary (left untouched)
-      leave          {node: reason} nodes the role must not touch
-    Raises ValueError with an operator-facing message when the state is ambiguous.
+      leave          {node: reason} nodes left to the database managers (rejoin or quarantine)
+    The role never opens writes: the manager holding the lease does.
+    Raises ValueError with an operator-facing message when the role must not proceed.
     """
-    writable = sorted(n for n, s in nodes.items() if s.get("read_only") == "OFF" and not s.get("replica"))
-    if len(writable) > 1:
-        raise ValueError("several writable primaries (%s): refusing to touch replication (split brain). "
-                         "Fence all but one with SET GLOBAL read_only=ON, then run playbooks/rejoin.yml."
-                         % ", ".join(writable))
     replicas = {n: host_to_node(s["replica"].get("Master_Host"), addresses)
                 for n, s in nodes.items() if s.get("replica")}
-    plan = {"bootstrap": False, "open_writes": False, "attach": [], "keep": [], "leave": {}}
-    if writable:
-        plan["primary"] = writable[0]
-    elif replicas:
-        sources = sorted(set(replicas.values()))
-        if len(sources) != 1:
-            raise ValueError("no writable primary and replicas follow different sources (%s): "
-                             "run playbooks/db_status.yml and resolve by hand." % ", ".join(sources))
-        source = sources[0]
-        if source not in nodes:
-            raise ValueError("no writable primary: the replicas follow %s, which is unreachable. "
-                             "Run playbooks/failover.yml." % source)
-        if nodes[source].get("replica"):
-            raise ValueError("no writable primary: %s is followed by the replicas but replicates itself."
-                             % source)
-        if epoch_primary not in (None, source):
-            raise ValueError("no writable primary: replicas follow %s but the promotion epoch names %s. "
-                             "Run playbooks/db_status.yml and resolve by hand." % (source, epoch_primary))
-        # The primary restarted (read_only=ON comes from the config file on every node) and
-        # nothing promoted another node meanwhile: re-open it.
-        plan["primary"] = source
-        plan["open_writes"] = True
+    plan = {"bootstrap": False, "attach": [], "keep": [], "leave": {}}
+    if leader:
+        plan["primary"] = leader
+    elif initialized:
+        raise ValueError("no database node holds the leader lease in etcd, and the tier had a primary before: "
+                         "the managers are electing one or refuse to (a semi-sync replica is missing, or the "
+                         "anti-flap window). Run playbooks/db_status.yml; playbooks/failover.yml "
+                         "-e ha_lamp_failover_force=true accepts losing acknowledged writes.")
     else:
         with_data = sorted(n for n, s in nodes.items() if parse_gtid_list(s.get("gtid_binlog_state")))
         if [n for n in with_data if n != inventory_primary]:
-            raise ValueError("no replication configured but %s already hold transactions: cannot tell which "
-                             "node is authoritative. Make one primary by hand or reseed the others."
-                             % ", ".join(with_data))
+            raise ValueError("first deploy, but %s already hold transactions: cannot tell which node is "
+                             "authoritative. Reseed them or empty them." % ", ".join(with_data))
         if inventory_primary not in nodes:
             raise ValueError("first deploy needs the initial primary %s in the play" % inventory_primary)
         plan["primary"] = inventory_primary
-        plan["bootstrap"] = epoch_primary in (None, inventory_primary)
-        if not plan["bootstrap"]:
-            raise ValueError("first deploy: the epoch file names %s, not the initial primary %s"
-                             % (epoch_primary, inventory_primary))
-        plan["open_writes"] = True
+        plan["bootstrap"] = True
     primary = plan["primary"]
     for name in sorted(nodes):
         if name == primary:
@@ -192,6 +169,6 @@ def plan_topology(nodes, inventory_primary, addresses, epoch_primary=None):
         elif not parse_gtid_list(state.get("gtid_binlog_state")):
             plan["attach"].append(name)
         else:
-            plan["leave"][name] = ("outside the topology with its own transactions (%s): run playbooks/rejoin.yml"
-                                   % state.get("gtid_binlog_state"))
+            plan["leave"][name] = "holds its own transactions (%s): its manager rejoins or quarantines it" % (
+                state.get("gtid_binlog_state"))
     return plan

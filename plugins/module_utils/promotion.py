@@ -255,13 +255,17 @@ class Cluster:
     """Connections to the database nodes by name, plus the step log."""
 
     def __init__(self, nodes, user, password, port=3306, repl_user=None, repl_password=None,
-                 connect_timeout=2, agent_port=9200, repl_ssl=False, heartbeat=1, connect_retry=1):
+                 connect_timeout=2, agent_port=9200, repl_ssl=False, heartbeat=1, connect_retry=1,
+                 read_timeout=None):
         if pymysql is None:
             raise PromotionError("PyMySQL is required on the host running mysql_promotion")
         self.nodes = dict(nodes)
         self.user, self.password, self.port = user, password, port
         self.repl_user, self.repl_password = repl_user, repl_password
         self.connect_timeout = connect_timeout
+        # None blocks on a hung server; the database manager sets a bound (gtid_wait then waits
+        # in slices shorter than it).
+        self.read_timeout = read_timeout
         self.agent_port = agent_port
         self.repl_ssl, self.heartbeat, self.connect_retry = repl_ssl, heartbeat, connect_retry
         self.conns = {}
@@ -279,7 +283,7 @@ class Cluster:
         if node not in self.conns:
             self.conns[node] = pymysql.connect(
                 host=self.nodes[node], port=self.port, user=self.user, password=self.password,
-                connect_timeout=self.connect_timeout, read_timeout=None, write_timeout=30,
+                connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, write_timeout=30,
                 autocommit=True, cursorclass=pymysql.cursors.DictCursor)
         return self.conns[node]
 
@@ -448,8 +452,14 @@ class Cluster:
     def gtid_wait(self, node, pos, timeout):
         if not pos:
             return True
-        result = self.query(node, "SELECT MASTER_GTID_WAIT(%s, %s) AS r", (pos, float(timeout)))[0]["r"]
-        ok = int(result) == 0
+        deadline = time.time() + float(timeout)
+        slice_s = float(timeout) if self.read_timeout is None else max(0.5, self.read_timeout / 2.0)
+        while True:
+            wait = max(0.0, min(slice_s, deadline - time.time()))
+            result = self.query(node, "SELECT MASTER_GTID_WAIT(%s, %s) AS r", (pos, wait))[0]["r"]
+            ok = int(result) == 0
+            if ok or time.time() >= deadline:
+                break
         self.step(node, "MASTER_GTID_WAIT('%s', %s)" % (pos, timeout), "reached" if ok else "timed out")
         return ok
 

@@ -6,8 +6,8 @@
     report = validate({"groups": {...}, "hostvars": {...}, "options": {...}})
     print(render_text(report))
 
-``groups`` maps group name -> list of host names (only loadbalancers, webservers and databases
-are read); ``hostvars`` maps host name -> {variable: value} with the contract variables
+``groups`` maps group name -> list of host names (only loadbalancers, webservers, databases
+and dcs, the etcd members, are read); ``hostvars`` maps host name -> {variable: value} with the contract variables
 (CONTRACT_VARS) already templated. Plain Python: no Ansible import anywhere in the rule core.
 
 The report is a plain dict (JSON-serialisable):
@@ -16,7 +16,7 @@ The report is a plain dict (JSON-serialisable):
     errors      number of findings with severity error
     warnings    number of findings with severity warning
     findings    [{severity, rule, tier, hosts, message}], errors first, then by tier
-    summary     failure-domain level, sites, primary, per tier: hosts and hosts per domain
+    summary     failure-domain level, sites, primary, per tier: hosts and hosts per domain; dcs likewise
     availability  see availability.estimate
 """
 
@@ -28,6 +28,7 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils import availability
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import (
     CONTRACT_VARS,
     DEFAULT_OPTIONS,
+    GROUPS,
     TIERS,
     Findings,
     OptionError,
@@ -77,6 +78,19 @@ RULES = {
     "DB_SERVER_ID_INVALID": "error",
     "DB_SERVER_ID_DUPLICATE": "error",
     "DB_EVEN_SITES": "warning",
+    "DB_NOFAILOVER_INVALID": "error",
+    "DB_FAILOVER_CANDIDATES_TOO_FEW": "error",
+    "DB_PRIMARY_NOFAILOVER": "error",
+    "DB_SWITCHOVER_TARGET_INVALID": "error",
+    "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES": "error",
+    "DB_SWITCHOVER_TARGET_NOFAILOVER": "error",
+    "DB_FAILOVER_WINDOW_INVALID": "error",
+    "DB_LEASE_TTL_INVALID": "error",
+    "DB_LEASE_TTL_TOO_SHORT": "error",
+    "HAPROXY_DB_CHECK_INVALID": "error",
+    "DCS_MISSING": "error",
+    "DCS_SIZE": "error",
+    "DCS_DOMAIN_MAJORITY": "error",
 }
 
 
@@ -123,6 +137,10 @@ def _summary(topo, primary):
             domain = topo.domain_of(host) or "(no %s)" % topo.level
             domains[domain] = domains.get(domain, 0) + 1
         tiers[tier] = {"hosts": list(topo.tiers.get(tier, [])), "domains": domains}
+    dcs_domains = {}
+    for host in topo.dcs_hosts():
+        domain = topo.domain_of(host) or "(no %s)" % topo.level
+        dcs_domains[domain] = dcs_domains.get(domain, 0) + 1
     return {
         "failure_domain": topo.level,
         "sites": topo.sites,
@@ -130,6 +148,7 @@ def _summary(topo, primary):
         "db_primary": primary,
         "db_primary_assumed": primary is not None and topo.db_primary is None,
         "tiers": tiers,
+        "dcs": {"hosts": list(topo.dcs), "domains": dcs_domains},
     }
 
 
@@ -179,7 +198,7 @@ def _plain(value, depth=0):
 def inventory_from(groups, hostvars, options=None):
     """Build the validator's input from Ansible's ``groups`` and ``hostvars`` (or plain dicts).
 
-    Only the hosts of the three tiers and only CONTRACT_VARS are read. Reading a variable from
+    Only the hosts of the three tiers and of dcs, and only CONTRACT_VARS are read. Reading a variable from
     Ansible's hostvars templates it in that host's context (``rack: "{{ x }}"`` works), and other
     variables, such as a templated ``ansible_podman_host``, are never touched. A variable that
     fails to template is recorded in ``var_errors`` and becomes a VAR_TEMPLATE_ERROR finding.
@@ -191,7 +210,7 @@ def inventory_from(groups, hostvars, options=None):
         raise OptionError("hostvars must be a mapping of host name to variables, got %s" % type(hostvars).__name__)
     plain_groups = {}
     wanted = []
-    for tier in TIERS:
+    for tier in GROUPS:
         if tier not in groups:
             continue
         members = groups.get(tier)

@@ -19,7 +19,11 @@ import re
 
 TIERS = ("loadbalancers", "webservers", "databases")
 CLUSTER = "cluster"  # the "tier" of findings about cluster-wide settings
-TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3}
+# The etcd members (the DCS holding the database leader lease). Not a tier: its hosts usually
+# are databases too, which must not count as "a host in several tiers".
+DCS = "dcs"
+GROUPS = TIERS + (DCS,)  # every group the validator reads
+TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3, DCS: 4}
 
 # The only variables the validator reads (see the inventory contract in ARCHITECTURE.md).
 CONTRACT_VARS = (
@@ -31,7 +35,23 @@ CONTRACT_VARS = (
     "ha_lamp_vips",
     "ha_lamp_db_primary",
     "ha_lamp_failure_domain",
+    "ha_lamp_db_lease_ttl",
+    "ha_lamp_db_failover_window",
+    "ha_lamp_db_nofailover",
+    "ha_lamp_switchover_target",
+    "haproxy_db_check_inter",
+    "haproxy_db_check_fall",
 )
+
+# Defaults of the automatic-failover settings when the inventory leaves them unset
+# (haproxy_db_check_* are the haproxy role's defaults).
+DEFAULT_DB_LEASE_TTL = 8
+DEFAULT_DB_FAILOVER_WINDOW = 300
+DEFAULT_HAPROXY_DB_CHECK_INTER = "1s"
+DEFAULT_HAPROXY_DB_CHECK_FALL = 2
+# The leader lease must outlive HAProxy's detection of a dead primary (inter x fall) plus these.
+LEASE_MARGIN_S = 2
+LEASE_RENEWAL_SLACK_S = 1
 
 DEFAULT_SITE = "default"
 FAILURE_DOMAIN_LEVELS = ("rack", "site")
@@ -221,14 +241,37 @@ def parse_interface(value):
         return None, "does not parse as an IP address"
 
 
+_HAPROXY_TIME = re.compile(r"^([0-9]+)(us|ms|s|m|h|d)?$")
+_HAPROXY_UNIT_US = {"us": 1, "ms": 1000, "s": 1000000, "m": 60000000, "h": 3600000000, "d": 86400000000}
+
+
+def parse_haproxy_time(value):
+    """A HAProxy time ("1s", "500ms", "2000" = ms, or an integer of ms): (microseconds, problem)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None, "is %s, not a HAProxy time (e.g. 1s, 500ms)" % type_name(value)
+    match = _HAPROXY_TIME.match(value.strip() if isinstance(value, str) else str(value))
+    if not match:
+        return None, "is not a HAProxy time (a positive number with an optional unit us, ms, s, m, h or d; no unit = ms)"
+    micros = int(match.group(1)) * _HAPROXY_UNIT_US[match.group(2) or "ms"]
+    if micros <= 0:
+        return None, "is zero; HAProxy needs a positive check interval"
+    return micros, None
+
+
+def format_seconds(micros):
+    """'2 s', '1.5 s', '0.25 s' from microseconds."""
+    return "%s s" % ("%.6f" % (micros / 1000000.0)).rstrip("0").rstrip(".")
+
+
 class Host:
     """Contract variables of one cluster host, validated."""
 
-    __slots__ = ("name", "tiers", "rack", "site", "site_set", "address_key", "address_is_ip", "vrrp_ip", "server_id", "vars")
+    __slots__ = ("name", "tiers", "in_dcs", "rack", "site", "site_set", "address_key", "address_is_ip", "vrrp_ip", "server_id", "vars")
 
     def __init__(self, name, variables):
         self.name = name
         self.tiers = []
+        self.in_dcs = False
         self.vars = variables
         self.rack = None  # valid rack name or None
         self.site = DEFAULT_SITE
@@ -240,8 +283,10 @@ class Host:
 
     @property
     def tier(self):
-        """The tier findings about this host are filed under (its first tier)."""
-        return self.tiers[0] if self.tiers else CLUSTER
+        """The tier findings about this host are filed under (its first tier, else dcs)."""
+        if self.tiers:
+            return self.tiers[0]
+        return DCS if self.in_dcs else CLUSTER
 
     @property
     def address_ip(self):
@@ -265,6 +310,8 @@ class Topology:
         self.hosts = {}  # name -> Host, insertion order = first appearance in the tiers
         self.tiers = {}  # tier -> [host names] (deduplicated, order kept)
         self.missing_tiers = []
+        self.dcs = []  # etcd member names (deduplicated, order kept)
+        self.dcs_state = None  # None when usable, else "is not defined" / "is empty" / "is malformed"
         self.template_failed = set()  # (host, var) pairs that could not be templated
         self._read_groups(groups)
         self._read_template_errors(var_errors)
@@ -277,6 +324,13 @@ class Topology:
         self.multi_site = len(self.sites) > 1
         self.vips = self._read_cluster_var("ha_lamp_vips", self.tiers.get("loadbalancers", []), "loadbalancers")
         self.db_primary = self._read_cluster_var("ha_lamp_db_primary", list(self.hosts), "databases")
+        everyone = list(self.hosts)
+        self.db_lease_ttl = self._read_cluster_var("ha_lamp_db_lease_ttl", everyone, "databases")
+        self.db_failover_window = self._read_cluster_var("ha_lamp_db_failover_window", everyone, "databases")
+        self.switchover_target = self._read_cluster_var("ha_lamp_switchover_target", everyone, "databases")
+        # HAProxy runs on the load balancers, but group_vars/all is where such values usually live.
+        self.db_check_inter = self._read_cluster_var("haproxy_db_check_inter", everyone, "loadbalancers")
+        self.db_check_fall = self._read_cluster_var("haproxy_db_check_fall", everyone, "loadbalancers")
 
     # -- input -----------------------------------------------------------------------------
 
@@ -293,8 +347,12 @@ class Topology:
         return groups, hostvars, var_errors if isinstance(var_errors, dict) else {}
 
     def _read_groups(self, groups):
-        for tier in TIERS:
+        for tier in GROUPS:
             members = groups.get(tier)
+            if tier == DCS and (members is None or (isinstance(members, (list, tuple)) and len(members) == 0)):
+                # Required only with databases: DCS_MISSING (rules) says so then.
+                self.dcs_state = "is not defined" if members is None else "is empty"
+                continue
             if members is None or (isinstance(members, (list, tuple)) and len(members) == 0):
                 self.missing_tiers.append(tier)
                 self.tiers[tier] = []
@@ -315,6 +373,8 @@ class Topology:
                     "%s: the group is %s (%s), not a list of host names; define it as an inventory group with hosts"
                     % (tier, type_name(members), show(members)),
                 )
+                if tier == DCS:
+                    self.dcs_state = "is malformed"
                 continue
             names = []
             seen = set()
@@ -334,8 +394,16 @@ class Topology:
                 host = self.hosts.get(member)
                 if host is None:
                     host = self.hosts[member] = Host(member, {})
-                host.tiers.append(tier)
-            self.tiers[tier] = names
+                if tier == DCS:
+                    host.in_dcs = True  # an etcd member is a cluster host (rack, address) but no tier
+                else:
+                    host.tiers.append(tier)
+            if tier == DCS:
+                self.dcs = names
+                if not names:
+                    self.dcs_state = "is malformed"  # GROUP_MALFORMED named every bad entry
+            else:
+                self.tiers[tier] = names
 
     def _read_template_errors(self, var_errors):
         """Variables the caller could not template (e.g. an undefined variable inside rack: "{{ x }}").
@@ -490,3 +558,6 @@ class Topology:
 
     def tier_hosts(self, tier):
         return [self.hosts[name] for name in self.tiers.get(tier, [])]
+
+    def dcs_hosts(self):
+        return [self.hosts[name] for name in self.dcs]

@@ -14,9 +14,17 @@ import ipaddress
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import (
     CLUSTER,
+    DCS,
+    DEFAULT_DB_LEASE_TTL,
+    DEFAULT_HAPROXY_DB_CHECK_FALL,
+    DEFAULT_HAPROXY_DB_CHECK_INTER,
+    LEASE_MARGIN_S,
+    LEASE_RENEWAL_SLACK_S,
     TIER_MEMBER,
     TIERS,
+    format_seconds,
     name_hosts,
+    parse_haproxy_time,
     show,
     type_name,
 )
@@ -102,7 +110,7 @@ def rule_racks_and_sites(topo, findings):
     for host in topo.hosts.values():
         if host.vars.get("rack") is None and (host.name, "rack") not in topo.template_failed:
             missing.setdefault(host.tier, []).append(host.name)
-    for tier in TIERS:
+    for tier in TIERS + (DCS,):
         names = missing.get(tier)
         if names:
             findings.error(
@@ -501,6 +509,238 @@ def _check_sites(topo, findings, dbs):
     )
 
 
+# -- automatic failover: etcd members, leader lease, promotion eligibility ---------------------
+
+
+def rule_dcs(topo, findings):
+    """DCS_MISSING, DCS_SIZE, DCS_DOMAIN_MAJORITY: the etcd members keep a quorum after losing any failure domain."""
+    if not topo.tier_hosts("databases"):
+        return  # nothing to fail over (TIER_MISSING / GROUP_MALFORMED already said so)
+    level = topo.level
+    plural = _level_plural(level)
+    if topo.dcs_state == "is malformed":
+        return  # GROUP_MALFORMED already said what to fix
+    if topo.dcs_state is not None:
+        findings.error(
+            "DCS_MISSING",
+            DCS,
+            [],
+            "dcs: the group %s, but automatic database failover needs etcd members to hold the leader lease; "
+            "add a group dcs with 3 or 5 hosts in different %s (for example the databases hosts)" % (topo.dcs_state, plural),
+        )
+        return
+    members = topo.dcs_hosts()
+    names = [host.name for host in members]
+    size = len(names)
+    quorum = size // 2 + 1
+    if size < 3:
+        findings.error(
+            "DCS_SIZE",
+            DCS,
+            names,
+            "dcs: %d member%s (%s), fewer than 3: losing %s loses the etcd quorum (%d of %d) and automatic failover stops; "
+            "use 3 or 5 hosts in different %s"
+            % (size, "" if size == 1 else "s", name_hosts(names, topo.limit), "it" if size == 1 else "one", quorum, size, plural),
+        )
+        return
+    if size % 2 == 0:
+        findings.error(
+            "DCS_SIZE",
+            DCS,
+            names,
+            "dcs: %d members (%s), an even number: the quorum is %d of %d, so it survives %d lost member%s, no more than "
+            "%d members would; use an odd number of hosts (3 or 5) in different %s"
+            % (size, name_hosts(names, topo.limit), quorum, size, size - quorum, "" if size - quorum == 1 else "s", size - 1, plural),
+        )
+    by_domain = {}
+    for host in members:
+        domain = topo.domain_of(host)
+        if domain is not None:  # no rack: RACK_MISSING / RACK_INVALID already block
+            by_domain.setdefault(domain, []).append(host.name)
+    for domain, local in by_domain.items():
+        left = size - len(local)
+        if left >= quorum:
+            continue
+        findings.error(
+            "DCS_DOMAIN_MAJORITY",
+            DCS,
+            local,
+            "dcs: %s '%s' (var %s) holds %d of the %d etcd members (%s); losing it leaves %d, short of the quorum of %d, "
+            "so automatic failover stops; spread the members so that no %s holds more than %d"
+            % (level, domain, level, len(local), size, name_hosts(local, topo.limit), left, quorum, level, size - quorum),
+        )
+
+
+def _int_setting(findings, rule, var, value, minimum, hint):
+    """An integer setting >= minimum; a finding and None when it is not."""
+    if not isinstance(value, bool) and isinstance(value, int) and value >= minimum:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        problem = "%s (%s), not an integer" % (type_name(value), show(value))
+        if isinstance(value, str) and value.strip().isdigit():
+            problem += " (write it without quotes)"
+    else:
+        problem = "%d, below %d" % (value, minimum)
+    findings.error(rule, "databases", [], "databases: %s is %s; set it to a whole number of seconds, %s" % (var, problem, hint))
+    return None
+
+
+def _db_check(topo, findings):
+    """HAProxy's DB health check from the inventory (or the haproxy role's defaults): (inter us, text, fall)."""
+    inter_value = DEFAULT_HAPROXY_DB_CHECK_INTER if topo.db_check_inter is None else topo.db_check_inter
+    inter, problem = parse_haproxy_time(inter_value)
+    if problem:
+        findings.error(
+            "HAPROXY_DB_CHECK_INVALID",
+            "loadbalancers",
+            [],
+            "loadbalancers: haproxy_db_check_inter %s %s; set it to the DB health check interval, e.g. 1s or 500ms"
+            % (show(inter_value), problem),
+        )
+    fall_value = DEFAULT_HAPROXY_DB_CHECK_FALL if topo.db_check_fall is None else topo.db_check_fall
+    fall = int(fall_value) if isinstance(fall_value, str) and fall_value.strip().isdigit() else fall_value
+    if isinstance(fall, bool) or not isinstance(fall, int) or fall < 1:
+        findings.error(
+            "HAPROXY_DB_CHECK_INVALID",
+            "loadbalancers",
+            [],
+            "loadbalancers: haproxy_db_check_fall is %s, not a positive integer; set it to the number of failed DB health "
+            "checks before HAProxy marks a node down, e.g. 2" % show(fall_value),
+        )
+        fall = None
+    return inter, str(inter_value).strip(), fall
+
+
+def rule_db_lease(topo, findings):
+    """DB_LEASE_TTL_INVALID, DB_LEASE_TTL_TOO_SHORT, HAPROXY_DB_CHECK_INVALID, DB_FAILOVER_WINDOW_INVALID."""
+    if not topo.tier_hosts("databases"):
+        return
+    if topo.db_failover_window is not None:
+        _int_setting(
+            findings, "DB_FAILOVER_WINDOW_INVALID", "ha_lamp_db_failover_window", topo.db_failover_window, 0, "0 or more (default 300)"
+        )
+    inter, inter_text, fall = _db_check(topo, findings)
+    minimum = None
+    formula = ""
+    if inter is not None and fall is not None:
+        detect = inter * fall
+        minimum = -(-(detect + (LEASE_MARGIN_S + LEASE_RENEWAL_SLACK_S) * 1000000) // 1000000)  # whole seconds, rounded up
+        formula = "haproxy_db_check_inter %s x haproxy_db_check_fall %d + %d s margin + %d s renewal slack" % (
+            inter_text,
+            fall,
+            LEASE_MARGIN_S,
+            LEASE_RENEWAL_SLACK_S,
+        )
+    given = topo.db_lease_ttl
+    if given is None:
+        ttl = DEFAULT_DB_LEASE_TTL
+    else:
+        hint = "at least %d (%s)" % (minimum, formula) if minimum is not None else "1 or more (default %d)" % DEFAULT_DB_LEASE_TTL
+        ttl = _int_setting(findings, "DB_LEASE_TTL_INVALID", "ha_lamp_db_lease_ttl", given, 1, hint)
+    if ttl is None or minimum is None or ttl >= minimum:
+        return
+    findings.error(
+        "DB_LEASE_TTL_TOO_SHORT",
+        "databases",
+        [],
+        "databases: ha_lamp_db_lease_ttl is %d s%s, below the minimum of %d s = %s, rounded up (HAProxy needs %s to stop "
+        "sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); "
+        "set ha_lamp_db_lease_ttl to %d or more, "
+        "or shorten the HAProxy DB check"
+        % (ttl, " (the default)" if given is None else "", minimum, formula, format_seconds(inter * fall), minimum),
+    )
+
+
+def rule_db_promotion(topo, findings, primary):
+    """DB_NOFAILOVER_INVALID, DB_FAILOVER_CANDIDATES_TOO_FEW, DB_PRIMARY_NOFAILOVER, DB_SWITCHOVER_TARGET_*."""
+    dbs = topo.tier_hosts("databases")
+    if not dbs:
+        return
+    tier = "databases"
+    eligible, barred, unknown = [], [], []
+    for host in dbs:
+        value = host.vars.get("ha_lamp_db_nofailover")
+        if value is None or value is False:
+            eligible.append(host.name)
+        elif value is True:
+            barred.append(host.name)
+        else:
+            unknown.append(host.name)
+            findings.error(
+                "DB_NOFAILOVER_INVALID",
+                tier,
+                [host.name],
+                "%s: ha_lamp_db_nofailover is %s (%s), not a boolean; set it to true (never promote this node) or false"
+                % (host.name, type_name(value), show(value)),
+            )
+    if barred and not unknown and len(eligible) < 2:
+        if not eligible:
+            findings.error(
+                "DB_FAILOVER_CANDIDATES_TOO_FEW",
+                tier,
+                barred,
+                "databases: every database (%s) has ha_lamp_db_nofailover: true, so no node may ever be primary and "
+                "automatic failover is impossible; set it to false (or remove it) on at least 2 databases in different %s"
+                % (name_hosts(barred, topo.limit), _level_plural(topo.level)),
+            )
+        else:
+            findings.error(
+                "DB_FAILOVER_CANDIDATES_TOO_FEW",
+                tier,
+                eligible + barred,
+                "databases: only %s may be promoted (ha_lamp_db_nofailover: true on %s); automatic failover needs at least "
+                "2 eligible databases, one primary and one to promote; set ha_lamp_db_nofailover to false on another "
+                "database, in another %s than %s" % (eligible[0], name_hosts(barred, topo.limit), topo.level, eligible[0]),
+            )
+    if primary is not None and primary in barred and eligible:
+        how = "ha_lamp_db_primary" if topo.db_primary is not None else "the first databases host, as ha_lamp_db_primary is unset"
+        findings.error(
+            "DB_PRIMARY_NOFAILOVER",
+            tier,
+            [primary],
+            "databases: the initial primary %s (%s) has ha_lamp_db_nofailover: true, but the first primary must be "
+            "eligible for promotion; set ha_lamp_db_primary to %s, or ha_lamp_db_nofailover to false on %s"
+            % (primary, how, _one_of(eligible, topo.limit), primary),
+        )
+    _check_switchover_target(topo, findings, dbs, eligible, barred)
+
+
+def _one_of(names, limit):
+    return names[0] if len(names) == 1 else "one of %s" % name_hosts(names, limit)
+
+
+def _check_switchover_target(topo, findings, dbs, eligible, barred):
+    value = topo.switchover_target
+    if value is None:
+        return
+    tier = "databases"
+    choice = "name %s, or leave it unset to let the switchover pick the best replica" % (
+        _one_of(eligible, topo.limit) if eligible else "an eligible database (none is: see ha_lamp_db_nofailover)"
+    )
+    if not isinstance(value, str) or not value:
+        findings.error(
+            "DB_SWITCHOVER_TARGET_INVALID",
+            tier,
+            [],
+            "databases: ha_lamp_switchover_target is %s; %s" % (show(value), choice),
+        )
+    elif value not in {host.name for host in dbs}:
+        findings.error(
+            "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES",
+            tier,
+            [value],
+            "databases: ha_lamp_switchover_target is '%s', which is not in the databases group; %s" % (value, choice),
+        )
+    elif value in barred:
+        findings.error(
+            "DB_SWITCHOVER_TARGET_NOFAILOVER",
+            tier,
+            [value],
+            "databases: ha_lamp_switchover_target is '%s', which has ha_lamp_db_nofailover: true and may never be promoted; %s"
+            % (value, choice),
+        )
+
+
 ALL_RULES = (rule_tiers, rule_multi_tier, rule_racks_and_sites)
 
 
@@ -510,4 +750,8 @@ def run_all(topo, findings):
         rule(topo, findings)
     by_address = rule_addresses(topo, findings)
     rule_vips(topo, findings, by_address)
-    return rule_databases(topo, findings)
+    primary = rule_databases(topo, findings)
+    rule_db_promotion(topo, findings, primary)
+    rule_db_lease(topo, findings)
+    rule_dcs(topo, findings)
+    return primary

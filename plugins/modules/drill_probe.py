@@ -22,6 +22,10 @@ description:
     the time answered (epoch seconds that advance with the monotonic clock), the outcome with its
     error class, and which web node (C(web_node=) line of the page) or database node
     (C(@@hostname) of the connection) answered.
+  - With O(read_url) it also sends a second, independent stream of GETs to a read-only page (normally
+    C(http://VIP/read.php), which reads through the readers port), recorded as C(kind=read) events
+    with the same fields plus C(via) (the page's C(read_via=) line), so
+    M(onprem.ha_lamp.drill_report) can tell whether reads survived a database writer gap.
   - Always bounded; it stops by itself at O(duration), at O(max_requests)/O(max_writes), or when
     O(stop_file) appears. Run it with C(async) so a playbook can inject the fault meanwhile.
   - With O(mode=verify) (or O(verify=true) after a run) it reads the run's rows back through the
@@ -76,9 +80,29 @@ options:
       - Number of HTTP worker threads (requests in flight at most).
     type: int
     default: 4
+  read_url:
+    description:
+      - URL of a read-only page to GET in a second stream, for example C(http://192.0.2.10/read.php).
+        Omit to send no such requests.
+    type: str
+  read_rate:
+    description:
+      - Target requests per second of the O(read_url) stream.
+    type: float
+    default: 10
+  read_concurrency:
+    description:
+      - Worker threads of the O(read_url) stream.
+    type: int
+    default: 2
+  max_read_requests:
+    description:
+      - Hard bound on the number of O(read_url) requests.
+    type: int
+    default: 10000
   http_timeout:
     description:
-      - Connect and read timeout of each HTTP request, seconds.
+      - Connect and read timeout of each HTTP request (both streams), seconds.
     type: float
     default: 2
   validate_certs:
@@ -231,6 +255,14 @@ http_error:
   description: Failed HTTP requests (connection errors, timeouts, non-2xx).
   returned: mode=run
   type: int
+read_ok:
+  description: Successful (2xx) requests to O(read_url).
+  returned: mode=run
+  type: int
+read_error:
+  description: Failed requests to O(read_url) (connection errors, timeouts, non-2xx).
+  returned: mode=run
+  type: int
 write_ok:
   description: Acknowledged writes.
   returned: mode=run
@@ -294,6 +326,10 @@ def main():
             rate=dict(type="float", default=20),
             concurrency=dict(type="int", default=4),
             http_timeout=dict(type="float", default=2),
+            read_url=dict(type="str"),
+            read_rate=dict(type="float", default=10),
+            read_concurrency=dict(type="int", default=2),
+            max_read_requests=dict(type="int", default=10000),
             validate_certs=dict(type="bool", default=True),
             host_header=dict(type="str"),
             db_host=dict(type="str"),
@@ -327,7 +363,9 @@ def main():
             host_header=p["host_header"], db_host=p["db_host"], db_port=p["db_port"],
             db_user=p["db_user"], db_password=p["db_password"], db_name=p["db_name"],
             db_table=p["db_table"], write_rate=p["write_rate"], max_writes=p["max_writes"],
-            db_timeout=p["db_timeout"], run_id=p["run_id"], stop_file=p["stop_file"])
+            db_timeout=p["db_timeout"], run_id=p["run_id"], stop_file=p["stop_file"],
+            read_url=p["read_url"], read_rate=p["read_rate"], read_concurrency=p["read_concurrency"],
+            max_read_requests=p["max_read_requests"])
         result = run_probe(config)
         if p["verify"] and p["db_host"]:
             result["verify"] = verify_events_file(p["events_path"], **_db_args(p))

@@ -113,6 +113,19 @@ options:
     type: list
     elements: dict
     default: []
+  read_gate:
+    description:
+      - Apply the read-only page gate - list in the report's C(read_gate_breaches) a drill whose
+        read-only page requests (the probe's C(kind=read) stream, see the read_url option of M(onprem.ha_lamp.drill_probe))
+        failed more than O(read_gate_max_failures) times after the fault, or that recorded none.
+      - The drill role turns it on for the database drills, where a writer gap must not take reads down.
+    type: bool
+    default: false
+  read_gate_max_failures:
+    description:
+      - Failed read-only page requests after the fault that O(read_gate) tolerates.
+    type: int
+    default: 0
   notes:
     description:
       - Free text stored with the report (for example why restoring failed).
@@ -176,6 +189,11 @@ report:
       C(rto_lower_bound_s), C(outage_windows), C(failed_before_fault), C(requests_total),
       C(requests_ok), C(p50_ms), C(p99_ms), C(writes_total), C(writes_acknowledged),
       C(write_rto_s), C(operator_to_first_write_s), C(rpo_rows), C(rpo_s), C(verified), C(web_nodes), C(db_nodes) and more.
+    - "The read-only page stream: C(read_requests_total), C(read_requests_ok), C(read_requests_in_scope),
+      C(read_failed_requests) (failed after the fault), C(read_success_ratio) (0..1, null without
+      requests in scope), C(read_status), C(read_rto_s), C(read_outage_windows), C(read_error_classes),
+      C(read_via) (reader/writer counts of the answers), C(read_p50_ms), C(read_p99_ms), and the gate's
+      C(read_gate), C(read_gate_max_failures), C(read_gate_breaches) (empty when passed or off)."
     - C(lost_writes), C(rpo_rows) and C(rpo_s) are null when no verification result exists.
   returned: mode=drill
   type: dict
@@ -284,6 +302,14 @@ def _report_md(reports):
         lines.append("- writes acknowledged %s of %s; verified: %s%s"
                      % (rep.get("writes_acknowledged"), rep.get("writes_total"), rep.get("verified"),
                         "" if not rep.get("verify_error") else " (%s)" % rep["verify_error"]))
+        if rep.get("read_requests_total"):
+            ratio = rep.get("read_success_ratio")
+            lines.append("- read-only page: ok %s of %s; failed after the fault %s (success %s); via %s; gate: %s"
+                         % (rep.get("read_requests_ok"), rep.get("read_requests_total"),
+                            rep.get("read_failed_requests"),
+                            "n/a" if ratio is None else "%.2f%%" % (ratio * 100),
+                            ", ".join("%s %s" % kv for kv in sorted((rep.get("read_via") or {}).items())) or "n/a",
+                            ("; ".join(rep.get("read_gate_breaches") or []) or "passed") if rep.get("read_gate") else "off"))
         errors = ", ".join("%s: %s" % kv for kv in sorted((rep.get("error_classes") or {}).items()))
         lines.append("- failed before the fault: %s; request errors: %s"
                      % (rep.get("failed_before_fault"), errors or "none"))
@@ -311,7 +337,8 @@ def run_drill(module):
         restored=p["restored"], restore_s=p["restore_s"],
         vip_samples=_samples(module, "vip_samples"),
         primary_samples=_samples(module, "primary_samples"),
-        until=p["until"], notes=p["notes"], marks=p["marks"])
+        until=p["until"], notes=p["notes"], marks=p["marks"], read_gate=p["read_gate"],
+        read_gate_max_failures=p["read_gate_max_failures"])
     report["events_path"] = p["events_path"]
     report_json = os.path.join(p["report_dir"], "report.json")
     report_md = os.path.join(p["report_dir"], "report.md")
@@ -382,6 +409,8 @@ def main():
             vip_samples=dict(type="list", elements="dict", default=[]),
             primary_samples=dict(type="list", elements="dict", default=[]),
             notes=dict(type="str"),
+            read_gate=dict(type="bool", default=False),
+            read_gate_max_failures=dict(type="int", default=0),
             timeline=dict(type="bool", default=True),
             bucket_s=dict(type="float", default=1),
             runs=dict(type="list", elements="path"),

@@ -46,9 +46,13 @@ options:
   inventory_primary:
     description: For plan, the initial primary used on a first deploy.
     type: str
-  epoch_primary:
-    description: For plan, the primary named by the promotion epoch files, if any.
+  leader:
+    description: For plan, the node holding the leader key in etcd, if any.
     type: str
+  initialized:
+    description: For plan, whether the tier has had a leader before (etcd holds its sync key).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -77,7 +81,7 @@ state:
   returned: mode=discover
   type: dict
 plan:
-  description: primary, bootstrap, open_writes, attach, keep, leave (plan).
+  description: primary, bootstrap, attach, keep, leave (plan).
   returned: mode=plan
   type: dict
 '''
@@ -139,7 +143,8 @@ def main():
             nodes=dict(type="dict"),
             addresses=dict(type="dict"),
             inventory_primary=dict(type="str"),
-            epoch_primary=dict(type="str"),
+            leader=dict(type="str"),
+            initialized=dict(type="bool", default=False),
         ),
         required_if=[("mode", "plan", ("nodes", "addresses", "inventory_primary"))],
         supports_check_mode=True,
@@ -148,7 +153,8 @@ def main():
         discover(module)
     try:
         plan = plan_topology(module.params["nodes"], module.params["inventory_primary"],
-                             module.params["addresses"], module.params["epoch_primary"])
+                             module.params["addresses"], module.params["leader"],
+                             module.params["initialized"])
     except ValueError as exc:
         module.fail_json(msg=to_native(exc))
     module.exit_json(changed=False, plan=plan)

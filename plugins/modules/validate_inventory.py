@@ -21,9 +21,11 @@ description:
     of the three tiers C(loadbalancers), C(webservers) and C(databases) against the collection's inventory contract.
   - Fails the task listing B(every) error at once, grouped by tier; shows every warning; returns the full report and
     can write it as JSON.
-  - Never connects to an inventory host, so it runs before the hosts exist. Only the hosts of the three tiers and only
-    the contract variables (C(ansible_host), C(rack), C(site), C(ha_lamp_vrrp_address), C(mysql_server_id),
-    C(ha_lamp_vips), C(ha_lamp_db_primary), C(ha_lamp_failure_domain)) are read, each templated in its host's context.
+  - Never connects to an inventory host, so it runs before the hosts exist. Only the hosts of the three tiers and of
+    C(dcs) (the etcd members), and only the contract variables (C(ansible_host), C(rack), C(site),
+    C(ha_lamp_vrrp_address), C(mysql_server_id), C(ha_lamp_vips), C(ha_lamp_db_primary), C(ha_lamp_failure_domain),
+    C(ha_lamp_db_lease_ttl), C(ha_lamp_db_failover_window), C(ha_lamp_db_nofailover), C(ha_lamp_switchover_target),
+    C(haproxy_db_check_inter), C(haproxy_db_check_fall)) are read, each templated in its host's context.
   - "Rules (errors): every tier exists with at least 2 hosts spread over at least 2 failure domains (rack by default,
     or site per C(ha_lamp_failure_domain)); every cluster host has a non-empty string C(rack); C(site) is a string;
     addresses parse and are unique; C(ha_lamp_vips) is a list of VIPs with unique names, a valid address/len inside
@@ -31,6 +33,14 @@ description:
     and a C(vrid) 1-255 unique per VRRP segment; C(ha_lamp_db_primary), when given, is a member of C(databases);
     the primary has a replica in another failure domain; C(mysql_server_id) values are unique integers
     1-4294967295; cluster-wide variables agree between hosts."
+  - "Rules for automatic database failover (errors): with C(databases) present, the group C(dcs) exists with an odd
+    number of at least 3 members (3 or 5), each with a C(rack), and no failure domain holds so many that losing it
+    loses the etcd quorum; C(ha_lamp_db_lease_ttl) (integer seconds, default 8) is at least
+    C(haproxy_db_check_inter) (HAProxy time, default C(1s), a bare number is milliseconds) x
+    C(haproxy_db_check_fall) (default 2) + 2 s margin + 1 s renewal slack, rounded up; C(ha_lamp_db_failover_window)
+    is an integer >= 0 (default 300); C(ha_lamp_db_nofailover) is a boolean and leaves at least 2 databases eligible
+    for promotion, the initial primary among them; C(ha_lamp_switchover_target), when set (also as an extra var), is
+    a member of C(databases) without C(ha_lamp_db_nofailover)."
   - "Warnings: a tier confined to one site of a multi-site cluster, a host in several tiers, C(site) set on only some
     hosts, unknown VIP keys, a replica sharing the primary's failure domain, databases over an even number of sites
     with no tie-breaker site."

@@ -45,14 +45,24 @@ BAD = {
     "bad_address_unparseable": "ADDRESS_INVALID db2: ansible_host '10.20.0.320' does not parse as an IP address",
     "bad_db_primary_unknown": "DB_PRIMARY_NOT_IN_DATABASES databases: ha_lamp_db_primary is 'db9'",
     "bad_db_same_rack": "DB_NO_REMOTE_REPLICA databases: primary db1 is in rack 'r1'",
+    "bad_dcs_domain_majority": "DCS_DOMAIN_MAJORITY dcs: rack 'r1' (var rack) holds 2 of the 3 etcd members (db1 and web1); "
+    "losing it leaves 1, short of the quorum of 2",
+    "bad_dcs_even": "DCS_SIZE dcs: 4 members (db1, db2, db3 and db4), an even number: the quorum is 3 of 4",
+    "bad_dcs_missing": "DCS_MISSING dcs: the group is not defined, but automatic database failover needs etcd members",
     "bad_duplicate_address": "ADDRESS_DUPLICATE web1 and web2 share the address 10.20.0.21",
+    "bad_lease_ttl_short": "DB_LEASE_TTL_TOO_SHORT databases: ha_lamp_db_lease_ttl is 6 s, below the minimum of 9 s = "
+    "haproxy_db_check_inter 2s x haproxy_db_check_fall 3 + 2 s margin + 1 s renewal slack, rounded up",
     "bad_lb_one_site": "TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in site 'dc1' (var site)",
     "bad_lb_same_rack": "TIER_SINGLE_DOMAIN loadbalancers: lb1 and lb2 are both in rack 'r1' (var rack)",
     "bad_missing_group": "TIER_MISSING webservers: the group is not defined",
     "bad_missing_rack": "RACK_MISSING webservers: web2 has no rack (var rack)",
+    "bad_nofailover_all": "DB_FAILOVER_CANDIDATES_TOO_FEW databases: every database (db1, db2 and db3) has ha_lamp_db_nofailover: true",
+    "bad_nofailover_primary": "DB_PRIMARY_NOFAILOVER databases: the initial primary db1 (ha_lamp_db_primary) has ha_lamp_db_nofailover: true",
     "bad_rack_list": 'RACK_INVALID db3: rack ["r3", "r4"] is a list, not a string',
     "bad_rack_undefined_template": "VAR_TEMPLATE_ERROR lb1, lb2, web1, web2, db1, db2 and db3: variable rack could not be templated",
     "bad_server_id_duplicate": "DB_SERVER_ID_DUPLICATE databases: db1 and db2 share mysql_server_id 1",
+    "bad_switchover_target_nofailover": "DB_SWITCHOVER_TARGET_NOFAILOVER databases: ha_lamp_switchover_target is 'db3', "
+    "which has ha_lamp_db_nofailover: true and may never be promoted; name one of db1 and db2",
     "bad_single_webserver": "TIER_TOO_FEW_HOSTS webservers: only web1",
     "bad_vip_is_host_address": "VIP_ADDRESS_CONFLICT loadbalancers: VIP 'public' address 10.20.0.21 is also web1's ansible_host",
     "bad_vip_outside_subnet": "VIP_OUTSIDE_LB_SUBNET loadbalancers: VIP 'public' 10.30.0.100/24 is outside the subnet",
@@ -60,7 +70,7 @@ BAD = {
     "bad_vrid_duplicate": "VIP_VRID_DUPLICATE loadbalancers: VIP 'public' and VIP 'internal' use vrid 51",
     "bad_vrid_out_of_range": "VIP_VRID_INVALID loadbalancers: VIP 'public' vrid is 300, outside 1-255",
 }
-GOOD = ["good_minimal", "good_multisite", "good_templated", "good_vrrp_segment"]
+GOOD = ["good_failover_tuned", "good_minimal", "good_multisite", "good_templated", "good_vrrp_segment"]
 WARN = {"warn_even_sites": "DB_EVEN_SITES [databases] databases: spread over 2 sites (dc1, dc2)"}
 
 
@@ -99,6 +109,18 @@ def test_lab_inventory_passes_and_writes_json_report(tmp_path):
     report = json.loads(report_path.read_text())
     assert report["ok"] is True
     assert report["summary"]["hosts"] == 7
+
+
+def test_switchover_target_extra_var_is_checked():
+    """ha_lamp_switchover_target usually comes as an extra var: the gate sees it through hostvars."""
+    rc, output = run_validate(os.path.join(EXAMPLES, "good_minimal"), "-e", "ha_lamp_switchover_target=db9")
+    assert rc == 2, output
+    assert (
+        "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES databases: ha_lamp_switchover_target is 'db9', which is not in the databases "
+        "group; name one of db1, db2 and db3" in output
+    ), output
+    rc, output = run_validate(os.path.join(EXAMPLES, "good_minimal"), "-e", "ha_lamp_switchover_target=db2")
+    assert rc == 0, output
 
 
 def test_fail_on_warnings_turns_warnings_into_failure():

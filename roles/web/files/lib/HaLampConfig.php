@@ -1,8 +1,8 @@
 <?php
 // Managed by onprem.ha_lamp.web.
 // Runtime configuration written by the role (JSON, outside every release) and the one way
-// PHP code here opens a database connection: always the VIP, always with short timeouts,
-// so a dead database costs a request seconds, not minutes.
+// PHP code here opens a database connection: always the VIP (writer port or readers port),
+// always with short timeouts, so a dead database costs a request seconds, not minutes.
 declare(strict_types=1);
 
 final class HaLampConfig
@@ -38,7 +38,52 @@ final class HaLampConfig
     // read timeout the handshake and every later query, so a black-holed address or a stuck
     // server cannot hang a PHP worker. Throws mysqli_sql_exception on failure.
     // $host overrides the VIP (the health check asks through the load balancer that checks it).
+    // Behind HAProxy the TCP connect always succeeds at once (HAProxy accepts it); a missing
+    // writer shows up in the handshake: HAProxy closes at once when no writer is UP, or the
+    // greeting never comes while it still tries a dead one. Callers that must fail fast pass a
+    // short read timeout (it is the handshake bound).
     public static function connectWriter(?int $connectTimeout = null, ?int $readTimeout = null, ?string $host = null): mysqli
+    {
+        return self::connectPort((int) self::get()['db']['port'], $connectTimeout, $readTimeout, $host);
+    }
+
+    // Connect to the readers port of the VIP (HAProxy :3307: replicas within the lag bound).
+    // Same timeouts and errors as connectWriter(). Reads served here keep working while the
+    // writer is missing (switchover fence, failover).
+    public static function connectReader(?int $connectTimeout = null, ?int $readTimeout = null, ?string $host = null): mysqli
+    {
+        return self::connectPort(self::readPort(), $connectTimeout, $readTimeout, $host);
+    }
+
+    public static function readPort(): int
+    {
+        $db = self::get()['db'];
+        return (int) ($db['read_port'] ?? 3307);
+    }
+
+    // Whether a TCP connection to $host:$port opens within $timeout seconds (fractions allowed).
+    // Returns null when it does, else the error text. Nothing is sent: against HAProxy this proves
+    // only the network path from this node to the load balancer, whatever the database servers
+    // behind it are doing.
+    public static function tcpError(string $host, int $port, float $timeout): ?string
+    {
+        $errno = 0;
+        $errstr = '';
+        $target = (strpos($host, ':') !== false) ? '[' . $host . ']' : $host;
+        $socket = @stream_socket_client(
+            'tcp://' . $target . ':' . $port,
+            $errno,
+            $errstr,
+            max($timeout, 0.05)
+        );
+        if ($socket === false) {
+            return sprintf('%s:%d %s', $host, $port, $errstr !== '' ? $errstr : "error $errno");
+        }
+        fclose($socket);
+        return null;
+    }
+
+    private static function connectPort(int $port, ?int $connectTimeout, ?int $readTimeout, ?string $host): mysqli
     {
         $db = self::get()['db'];
         $connectTimeout = $connectTimeout ?? (int) ($db['connect_timeout'] ?? 2);
@@ -47,12 +92,14 @@ final class HaLampConfig
         $link = mysqli_init();
         $link->options(MYSQLI_OPT_CONNECT_TIMEOUT, max($connectTimeout, 1));
         $link->options(MYSQLI_OPT_READ_TIMEOUT, max($readTimeout, 1));
-        $link->real_connect(
+        // "@": mysqlnd also raises a warning ("Error while reading greeting packet") before the
+        // exception; the callers log the exception once, with context.
+        @$link->real_connect(
             $host ?? (string) $db['host'],
             (string) $db['user'],
             (string) $db['password'],
             (string) $db['name'],
-            (int) $db['port']
+            $port
         );
         $link->set_charset('utf8mb4');
         return $link;

@@ -67,6 +67,7 @@ def test_errors_fail_the_task_listing_all_of_them():
     set_host(inventory, "lb2", rack="r1")
     set_host(inventory, "db3", mysql_server_id=7)
     set_host(inventory, "db2", mysql_server_id=7, rack="r1")
+    inventory["groups"]["dcs"] = ["db1", "db3", "web2"]  # etcd members still one per rack
     result, display = run({}, inventory)
     assert result["failed"] is True
     lines = result["msg"].splitlines()
@@ -92,12 +93,26 @@ def test_errors_fail_the_task_listing_all_of_them():
 def test_warnings_pass_unless_fail_on_warnings():
     inventory = lab()
     set_host(inventory, "db2", rack="r1")
+    inventory["groups"]["dcs"] = ["db1", "db3", "web2"]  # etcd members still one per rack
     result, _display = run({}, inventory)
     assert result.get("failed") is not True
     result, _display = run({"fail_on_warnings": True}, inventory)
     assert result["failed"] is True
     assert "WARNINGS (fail_on_warnings is set)" in result["msg"]
     assert "DB_REPLICA_SHARES_PRIMARY_DOMAIN" in result["msg"]
+
+
+def test_dcs_findings_are_listed_under_their_own_heading():
+    inventory = lab()
+    del inventory["groups"]["dcs"]
+    result, _display = run({}, inventory)
+    assert result["failed"] is True
+    assert result["msg"].splitlines()[1:] == [
+        "ERRORS",
+        "  [dcs]",
+        "    DCS_MISSING dcs: the group is not defined, but automatic database failover needs etcd members to hold the leader "
+        "lease; add a group dcs with 3 or 5 hosts in different racks (for example the databases hosts)",
+    ]
 
 
 def test_report_path_writes_json(tmp_path):

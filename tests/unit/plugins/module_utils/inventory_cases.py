@@ -6,6 +6,7 @@ LAB_GROUPS = {
     "loadbalancers": ["lb1", "lb2"],
     "webservers": ["web1", "web2"],
     "databases": ["db1", "db2", "db3"],
+    "dcs": ["db1", "db2", "db3"],  # the etcd members: the databases, one per rack
 }
 
 _ADDRESSES = {"lb1": 11, "lb2": 12, "web1": 21, "web2": 22, "db1": 31, "db2": 32, "db3": 33}

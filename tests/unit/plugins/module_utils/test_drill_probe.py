@@ -30,6 +30,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/fail"):
             body, status = b"draining\n", 503
+        elif self.path.startswith("/read.php"):
+            body, status = b"web_node=web1\ndb_node=db3\nread_via=reader\nrelease=r1\n", 200
+        elif self.path.startswith("/read-down"):
+            body, status = b"web_node=web1\nerror=database readers unavailable, retry\n", 503
         else:
             body, status = b"<pre>\nweb_node=web2\ndb_node=db1\nrelease=r1\n</pre>\n", 200
         self.send_response(status)
@@ -73,6 +77,10 @@ def _of(events, kind):
     ({"url": "http://x/", "concurrency": 0}, "concurrency must be in [1, 64]"),
     ({"url": "http://x/", "rate": -1}, "rate must be in (0, 1000] requests/s"),
     ({"db_host": "x", "db_table": "t; DROP TABLE y"}, "db_table must match [A-Za-z0-9_]{1,64}"),
+    ({"read_url": "ftp://x/"}, "read_url must be an http:// or https:// URL with a host"),
+    ({"read_url": "http://x/", "read_rate": 0}, "read_rate must be in (0, 1000] requests/s"),
+    ({"read_url": "http://x/", "read_concurrency": 65}, "read_concurrency must be in [1, 64]"),
+    ({"read_url": "http://x/", "max_read_requests": 0}, "max_read_requests must be in [1, 1000000]"),
 ])
 def test_config_rejects_unbounded_or_unsafe_values(tmp_path, kwargs, message):
     with pytest.raises(ProbeError) as err:
@@ -287,3 +295,43 @@ def test_acknowledged_refuses_mixed_runs():
     with pytest.raises(ProbeError):
         acknowledged_from_events([{"kind": "write", "run_id": "a", "seq": 1, "outcome": "ok"},
                                   {"kind": "write", "run_id": "b", "seq": 1, "outcome": "ok"}])
+
+
+# ------------------------------------------------------------------ read-only page stream
+def test_read_stream_runs_beside_the_main_stream(tmp_path, web):
+    path = tmp_path / "e.jsonl"
+    result = run_probe(ProbeConfig(events_path=str(path), url=web + "/", duration=10, max_requests=4,
+                                   rate=100, read_url=web + "/read.php", read_rate=100,
+                                   max_read_requests=5, read_concurrency=2, run_id="run1"))
+    events = load_events(str(path))
+    reads = _of(events, "read")
+    assert len(_of(events, "http")) == 4
+    assert len(reads) == 5
+    assert sorted(e["seq"] for e in reads) == list(range(1, 6))
+    assert (result["read_ok"], result["read_error"], result["http_ok"]) == (5, 0, 4)
+    for event in reads:
+        assert EVENT_KEYS <= set(event)
+        assert (event["outcome"], event["status"], event["node"], event["db_node"], event["via"]) == (
+            "ok", 200, "web1", "db3", "reader")
+    assert events[0]["params"]["read_url"] == web + "/read.php"
+    assert events[-1]["read_ok"] == 5
+    rep = build_report("db_kill", events, read_gate=True)
+    assert (rep["read_requests_total"], rep["read_success_ratio"], rep["read_via"]) == (5, 1.0, {"reader": 5})
+    assert rep["read_gate_breaches"] == []
+
+
+def test_read_stream_alone_and_its_failures(tmp_path, web):
+    path = tmp_path / "e.jsonl"
+    result = run_probe(ProbeConfig(events_path=str(path), read_url=web + "/read-down", duration=5,
+                                   read_rate=50, max_read_requests=3))
+    reads = _of(load_events(str(path)), "read")
+    assert [(e["outcome"], e["status"], e["error_class"], e["via"]) for e in reads] == [
+        ("error", 503, "HTTP503", None)] * 3
+    assert (result["read_error"], result["http_ok"], result["http_error"]) == (3, 0, 0)
+
+
+def test_without_read_url_no_read_events(tmp_path, web):
+    path = tmp_path / "e.jsonl"
+    result = run_probe(ProbeConfig(events_path=str(path), url=web + "/", duration=5, max_requests=2, rate=50))
+    assert _of(load_events(str(path)), "read") == []
+    assert (result["read_ok"], result["read_error"]) == (0, 0)

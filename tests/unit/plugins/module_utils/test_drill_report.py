@@ -17,21 +17,26 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.drill_report import
     outage,
     percentile,
     rate_series,
+    read_gate_breaches,
     rpo,
+    success_ratio,
 )
 from ansible_collections.onprem.ha_lamp.plugins.module_utils import drill_timeline
 
 FAULT = 100.0
 
 
-def ev(seq, sent, answered=None, ok=True, kind="http", node="web1", latency=None, error_class=None):
+def ev(seq, sent, answered=None, ok=True, kind="http", node="web1", latency=None, error_class=None, via=None):
     answered = sent + 0.01 if answered is None else answered
-    return {
+    event = {
         "kind": kind, "run_id": "r1", "seq": seq, "t_sent": sent, "t_answered": answered,
         "outcome": "ok" if ok else "error", "node": node if ok else None,
         "error_class": None if ok else (error_class or "ConnectionRefusedError"),
         "latency_ms": round((answered - sent) * 1000.0, 3) if latency is None else latency,
     }
+    if kind == "read":
+        event["via"] = via if ok else None
+    return event
 
 
 # ------------------------------------------------------------------ outage / RTO
@@ -408,3 +413,118 @@ def test_timeline_of_an_empty_stream_still_renders(tmp_path):
     out = tmp_path / "empty.png"
     drill_timeline.render_timeline(str(out), rep, [])
     assert out.read_bytes()[:8] == PNG_SIGNATURE
+
+
+# ------------------------------------------------------------------ read-only page stream and gate
+def rd(seq, sent, ok=True, **kw):
+    kw.setdefault("via", "reader")
+    return ev(seq, sent, ok=ok, kind="read", **kw)
+
+
+def _read_events(reads):
+    return [{"kind": "run_start", "run_id": "r1", "t": 98.0}] + _drill_events()[1:-1] + reads + [
+        {"kind": "run_end", "run_id": "r1", "t": 104.0}]
+
+
+READS_ONE_GAP = [
+    rd(1, 99.0, latency=5.0),                     # before the fault: out of scope
+    rd(2, 99.6, answered=99.7, ok=False),          # failed before the fault: baseline, not the drill's
+    rd(3, 100.1, latency=6.0),
+    rd(4, 100.5, ok=False, error_class="HTTP503"),
+    rd(5, 100.9, latency=7.0, via="writer"),
+    rd(6, 101.3, latency=8.0),
+]
+
+
+def test_read_stream_figures():
+    rep = build_report("db_kill", _read_events(READS_ONE_GAP), fault_at=FAULT)
+    assert rep["read_requests_total"] == 6
+    assert rep["read_requests_ok"] == 4
+    assert rep["read_requests_in_scope"] == 4
+    assert rep["read_failed_requests"] == 1
+    assert rep["read_failed_before_fault"] == 1
+    assert rep["read_success_ratio"] == 0.75
+    assert rep["read_status"] == "recovered"
+    assert rep["read_rto_s"] == 0.4
+    assert rep["read_outage_windows"] == [{"start": 100.5, "end": 100.9, "failed": 1, "duration_s": 0.4}]
+    assert rep["read_error_classes"] == {"HTTP503": 1}
+    assert rep["read_via"] == {"reader": 3, "writer": 1}
+    assert (rep["read_p50_ms"], rep["read_p99_ms"]) == (6.0, 8.0)
+    # The read stream leaves the main stream's figures alone.
+    assert (rep["requests_total"], rep["failed_requests"], rep["rto_s"]) == (6, 2, 1.2)
+
+
+def test_read_gate_off_lists_no_breach_whatever_failed():
+    rep = build_report("lb_kill", _read_events(READS_ONE_GAP), fault_at=FAULT)
+    assert rep["read_gate"] is False
+    assert rep["read_gate_breaches"] == []
+
+
+def test_read_gate_breach_message_is_exact():
+    rep = build_report("db_kill", _read_events(READS_ONE_GAP), fault_at=FAULT, read_gate=True)
+    assert rep["read_gate"] is True
+    assert rep["read_gate_max_failures"] == 0
+    assert rep["read_gate_breaches"] == [
+        "read-only page requests failed during the drill: 1 of 4 after the fault "
+        "(success ratio 75.00%, tolerance 0)"]
+
+
+def test_read_gate_tolerance_is_a_count():
+    rep = build_report("db_kill", _read_events(READS_ONE_GAP), fault_at=FAULT, read_gate=True,
+                       read_gate_max_failures=1)
+    assert rep["read_gate_breaches"] == []
+
+
+def test_read_gate_passes_when_only_baseline_reads_failed():
+    reads = [rd(1, 99.0, answered=99.1, ok=False), rd(2, 100.2), rd(3, 100.6)]
+    rep = build_report("db_switchover", _read_events(reads), fault_at=FAULT, read_gate=True)
+    assert (rep["read_failed_requests"], rep["read_failed_before_fault"]) == (0, 1)
+    assert rep["read_success_ratio"] == 1.0
+    assert rep["read_status"] == "no_outage"
+    assert rep["read_gate_breaches"] == []
+
+
+def test_read_gate_says_when_reads_never_recovered():
+    reads = [rd(1, 100.2), rd(2, 100.6, ok=False), rd(3, 101.0, ok=False)]
+    rep = build_report("db_kill", _read_events(reads), fault_at=FAULT, read_gate=True)
+    assert rep["read_status"] == "not_recovered"
+    assert rep["read_gate_breaches"] == [
+        "read-only page requests failed during the drill: 2 of 3 after the fault "
+        "(success ratio 33.33%, tolerance 0); still failing when the probe stopped"]
+
+
+def test_read_gate_refuses_a_drill_without_read_requests():
+    rep = build_report("db_kill", _drill_events(), fault_at=FAULT, read_gate=True)
+    assert rep["read_requests_total"] == 0
+    assert rep["read_success_ratio"] is None
+    assert rep["read_status"] == "no_data"
+    assert rep["read_gate_breaches"] == ["read-only page gate: no read-only page requests were recorded"]
+
+
+def test_read_gate_refuses_a_drill_whose_reads_all_ended_before_the_fault():
+    rep = build_report("db_kill", _read_events([rd(1, 98.0), rd(2, 99.0)]), fault_at=FAULT, read_gate=True)
+    assert rep["read_gate_breaches"] == [
+        "read-only page gate: no read-only page request was answered after the fault"]
+
+
+def test_read_gate_breaches_on_a_report_dict():
+    assert read_gate_breaches({"read_requests_total": 10, "read_status": "recovered",
+                               "read_failed_requests": 3, "read_requests_in_scope": 10,
+                               "read_success_ratio": 0.7}, max_failures=2) == [
+        "read-only page requests failed during the drill: 3 of 10 after the fault "
+        "(success ratio 70.00%, tolerance 2)"]
+
+
+def test_success_ratio():
+    assert success_ratio([]) is None
+    assert success_ratio([rd(1, 1.0), rd(2, 2.0, ok=False), rd(3, 3.0)]) == 0.6667
+
+
+def test_existing_report_keys_and_table_unchanged_by_the_read_stream():
+    plain = build_report("db_kill", _drill_events(), fault_at=FAULT)
+    with_reads = build_report("db_kill", _read_events(READS_ONE_GAP), fault_at=FAULT, read_gate=True)
+    read_keys = {k for k in with_reads if k.startswith("read_")}
+    assert set(plain) == set(with_reads)
+    for key in set(plain) - read_keys:
+        assert plain[key] == with_reads[key], key
+    assert markdown_table([plain]) == markdown_table([with_reads])

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Unit tests for module_utils/mysql_topology.py and the health agent's decision functions."""
+"""Unit tests for module_utils/mysql_topology.py (GTID logic and the mysql role's topology plan).
 
-import importlib.util
+The database managers' decisions are tested in test_db_manager.py.
+"""
+
 import os
 import sys
 
@@ -12,16 +14,6 @@ sys.path.insert(0, os.path.join(ROOT, ".collections"))
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils import mysql_topology as mt  # noqa: E402
 
-
-def load_agent():
-    path = os.path.join(ROOT, "roles", "mysql", "files", "ha_lamp_db_agent.py")
-    spec = importlib.util.spec_from_file_location("ha_lamp_db_agent", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-agent = load_agent()
 ADDR = {"db1": "10.0.0.31", "db2": "10.0.0.32", "db3": "10.0.0.33"}
 
 
@@ -103,149 +95,185 @@ def test_received_position_merges_io_and_executed():
 
 # --- topology plan ------------------------------------------------------------------------
 
-def node(read_only="ON", source=None, state=""):
-    return {"read_only": read_only, "gtid_binlog_state": state,
-            "replica": {"Master_Host": ADDR[source]} if source else None}
+NO_LEADER_MESSAGE = (
+    "no database node holds the leader lease in etcd, and the tier had a primary before: "
+    "the managers are electing one or refuse to (a semi-sync replica is missing, or the "
+    "anti-flap window). Run playbooks/db_status.yml; playbooks/failover.yml "
+    "-e ha_lamp_failover_force=true accepts losing acknowledged writes.")
+
+
+def node(read_only="ON", source=None, state="", host=None):
+    """One node as the role gathers it; source names the inventory node it replicates from
+    (given by address, as Master_Host is), host a raw Master_Host value instead."""
+    replica = None
+    if source:
+        replica = {"Master_Host": ADDR[source]}
+    elif host:
+        replica = {"Master_Host": host}
+    return {"read_only": read_only, "gtid_binlog_state": state, "replica": replica}
 
 
 def test_plan_first_deploy():
     plan = mt.plan_topology({"db1": node(), "db2": node(), "db3": node()}, "db1", ADDR)
-    assert plan == {"primary": "db1", "bootstrap": True, "open_writes": True,
-                    "attach": ["db2", "db3"], "keep": [], "leave": {}}
+    assert plan == {"primary": "db1", "bootstrap": True, "attach": ["db2", "db3"], "keep": [], "leave": {}}
+
+
+def test_plan_never_opens_writes():
+    for plan in (mt.plan_topology({"db1": node(), "db2": node()}, "db1", ADDR),
+                 mt.plan_topology({"db1": node("OFF", state="0-1-10"), "db2": node(source="db1", state="0-1-10")},
+                                  "db1", ADDR, leader="db1", initialized=True)):
+        assert "open_writes" not in plan
+        assert set(plan) == {"primary", "bootstrap", "attach", "keep", "leave"}
 
 
 def test_plan_first_deploy_resumes_after_users_were_created():
+    # a first run stopped after the initial primary wrote (users, schema): it is still a first deploy
     plan = mt.plan_topology({"db1": node("OFF", state="0-1-10"), "db2": node(), "db3": node()}, "db1", ADDR)
-    assert plan["primary"] == "db1" and plan["attach"] == ["db2", "db3"] and not plan["open_writes"]
+    assert plan == {"primary": "db1", "bootstrap": True, "attach": ["db2", "db3"], "keep": [], "leave": {}}
 
 
-def test_plan_keeps_a_promoted_primary_against_the_inventory():
-    nodes = {"db1": node(source="db2", state="0-1-10,0-2-30"), "db2": node("OFF", state="0-1-10,0-2-30"),
-             "db3": node(source="db2", state="0-1-10,0-2-30")}
-    plan = mt.plan_topology(nodes, "db1", ADDR, epoch_primary="db2")
-    assert plan == {"primary": "db2", "bootstrap": False, "open_writes": False,
-                    "attach": [], "keep": ["db1", "db3"], "leave": {}}
+def test_plan_first_deploy_resumes_with_replication_already_set_up():
+    nodes = {"db1": node(state="0-1-10"), "db2": node(source="db1"), "db3": node()}
+    plan = mt.plan_topology(nodes, "db1", ADDR)
+    assert plan == {"primary": "db1", "bootstrap": True, "attach": ["db3"], "keep": ["db2"], "leave": {}}
 
 
-def test_plan_leaves_an_old_primary_outside_the_topology():
-    nodes = {"db1": node(state="0-1-105"), "db2": node("OFF", state="0-1-100,0-2-120"),
-             "db3": node(source="db2", state="0-1-100,0-2-120")}
-    plan = mt.plan_topology(nodes, "db1", ADDR, epoch_primary="db2")
-    assert plan["primary"] == "db2"
-    assert plan["leave"] == {"db1": "outside the topology with its own transactions (0-1-105): "
-                                    "run playbooks/rejoin.yml"}
-    assert plan["attach"] == []
+def test_plan_first_deploy_ignores_read_only():
+    # the role does not judge writability any more: the lease holder opens writes
+    plan = mt.plan_topology({"db1": node("OFF"), "db2": node("OFF"), "db3": node()}, "db1", ADDR)
+    assert plan["primary"] == "db1" and plan["attach"] == ["db2", "db3"]
 
 
-def test_plan_refuses_two_writers():
-    with pytest.raises(ValueError) as err:
-        mt.plan_topology({"db1": node("OFF"), "db2": node("OFF"), "db3": node()}, "db1", ADDR)
-    assert str(err.value).startswith("several writable primaries (db1, db2): refusing to touch replication")
-
-
-def test_plan_reopens_a_restarted_primary():
-    nodes = {"db1": node(state="0-1-10"), "db2": node(source="db1", state="0-1-10"),
-             "db3": node(source="db1", state="0-1-10")}
-    plan = mt.plan_topology(nodes, "db1", ADDR, epoch_primary="db1")
-    assert plan["primary"] == "db1" and plan["open_writes"] is True and plan["keep"] == ["db2", "db3"]
-
-
-def test_plan_does_not_reopen_against_the_epoch():
-    nodes = {"db1": node(state="0-1-10"), "db2": node(source="db1", state="0-1-10"), "db3": node(state="")}
-    with pytest.raises(ValueError) as err:
-        mt.plan_topology(nodes, "db1", ADDR, epoch_primary="db3")
-    assert str(err.value) == ("no writable primary: replicas follow db1 but the promotion epoch names db3. "
-                              "Run playbooks/db_status.yml and resolve by hand.")
-
-
-def test_plan_dead_primary_points_to_failover():
-    nodes = {"db2": node(source="db1", state="0-1-10"), "db3": node(source="db1", state="0-1-10")}
-    with pytest.raises(ValueError) as err:
-        mt.plan_topology(nodes, "db1", ADDR, epoch_primary="db1")
-    assert str(err.value) == ("no writable primary: the replicas follow db1, which is unreachable. "
-                              "Run playbooks/failover.yml.")
-
-
-def test_plan_refuses_ambiguous_data():
+def test_plan_first_deploy_with_data_elsewhere_raises():
     with pytest.raises(ValueError) as err:
         mt.plan_topology({"db1": node(), "db2": node(state="0-2-3"), "db3": node()}, "db1", ADDR)
-    assert str(err.value) == ("no replication configured but db2 already hold transactions: cannot tell which "
-                              "node is authoritative. Make one primary by hand or reseed the others.")
+    assert str(err.value) == ("first deploy, but db2 already hold transactions: cannot tell which node is "
+                              "authoritative. Reseed them or empty them.")
+
+
+def test_plan_first_deploy_with_data_on_primary_and_elsewhere_names_all():
+    nodes = {"db1": node(state="0-1-10"), "db2": node(), "db3": node(state="0-3-1")}
+    with pytest.raises(ValueError) as err:
+        mt.plan_topology(nodes, "db1", ADDR)
+    assert str(err.value) == ("first deploy, but db1, db3 already hold transactions: cannot tell which node is "
+                              "authoritative. Reseed them or empty them.")
+
+
+def test_plan_first_deploy_with_data_on_a_replica_of_the_primary_raises():
+    # even a replica following the initial primary: without a leader key nothing says which is right
+    nodes = {"db1": node(), "db2": node(source="db1", state="0-1-10")}
+    with pytest.raises(ValueError) as err:
+        mt.plan_topology(nodes, "db1", ADDR)
+    assert str(err.value).startswith("first deploy, but db2 already hold transactions")
+
+
+def test_plan_first_deploy_needs_the_initial_primary():
+    with pytest.raises(ValueError) as err:
+        mt.plan_topology({"db2": node(), "db3": node()}, "db1", ADDR)
+    assert str(err.value) == "first deploy needs the initial primary db1 in the play"
+
+
+def test_plan_first_deploy_data_check_comes_before_the_missing_primary():
+    with pytest.raises(ValueError) as err:
+        mt.plan_topology({"db2": node(state="0-2-1"), "db3": node()}, "db1", ADDR)
+    assert str(err.value).startswith("first deploy, but db2 already hold transactions")
+
+
+def test_plan_no_leader_after_initialization_raises():
+    nodes = {"db1": node(state="0-1-10"), "db2": node(source="db1", state="0-1-10"),
+             "db3": node(source="db1", state="0-1-10")}
+    with pytest.raises(ValueError) as err:
+        mt.plan_topology(nodes, "db1", ADDR, leader=None, initialized=True)
+    assert str(err.value) == NO_LEADER_MESSAGE
+
+
+def test_plan_no_leader_after_initialization_raises_even_when_all_empty():
+    with pytest.raises(ValueError) as err:
+        mt.plan_topology({"db1": node(), "db2": node()}, "db1", ADDR, initialized=True)
+    assert str(err.value) == NO_LEADER_MESSAGE
+
+
+def test_plan_leader_keeps_its_replicas():
+    nodes = {"db1": node("OFF", state="0-1-10"), "db2": node(source="db1", state="0-1-10"),
+             "db3": node(source="db1", state="0-1-10")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert plan == {"primary": "db1", "bootstrap": False, "attach": [], "keep": ["db2", "db3"], "leave": {}}
+
+
+def test_plan_leader_wins_over_the_inventory():
+    nodes = {"db1": node(source="db2", state="0-1-10,0-2-30"), "db2": node("OFF", state="0-1-10,0-2-30"),
+             "db3": node(source="db2", state="0-1-10,0-2-30")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db2", initialized=True)
+    assert plan == {"primary": "db2", "bootstrap": False, "attach": [], "keep": ["db1", "db3"], "leave": {}}
+
+
+def test_plan_leader_without_initialized_flag_is_not_a_first_deploy():
+    nodes = {"db1": node(source="db2", state="0-2-30"), "db2": node("OFF", state="0-2-30"), "db3": node()}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db2")
+    assert plan == {"primary": "db2", "bootstrap": False, "attach": ["db3"], "keep": ["db1"], "leave": {}}
+
+
+def test_plan_leader_attaches_fresh_nodes():
+    nodes = {"db1": node("OFF", state="0-1-10"), "db2": node(source="db1", state="0-1-10"), "db3": node()}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert plan == {"primary": "db1", "bootstrap": False, "attach": ["db3"], "keep": ["db2"], "leave": {}}
+
+
+def test_plan_leader_does_not_judge_read_only():
+    # the lease holder may still be read-only (promotion in progress): the plan is the same
+    nodes = {"db1": node("ON", state="0-1-10"), "db2": node(source="db1", state="0-1-10")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert plan == {"primary": "db1", "bootstrap": False, "attach": [], "keep": ["db2"], "leave": {}}
+
+
+def test_plan_leaves_an_old_primary_with_its_own_transactions():
+    nodes = {"db1": node(state="0-1-105"), "db2": node("OFF", state="0-1-100,0-2-120"),
+             "db3": node(source="db2", state="0-1-100,0-2-120")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db2", initialized=True)
+    assert plan == {"primary": "db2", "bootstrap": False, "attach": [], "keep": ["db3"],
+                    "leave": {"db1": "holds its own transactions (0-1-105): its manager rejoins or "
+                                     "quarantines it"}}
 
 
 def test_plan_leaves_chained_replica():
     nodes = {"db1": node("OFF", state="0-1-10"), "db2": node(source="db1", state="0-1-10"),
              "db3": node(source="db2", state="0-1-10")}
-    plan = mt.plan_topology(nodes, "db1", ADDR)
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert plan["keep"] == ["db2"]
     assert plan["leave"] == {"db3": "replicates from db2, not from the primary db1"}
 
 
-# --- health agent decisions ------------------------------------------------------------------
-
-PRIMARY = {"read_only": "OFF", "replica": None}
-REPLICA = {"read_only": "ON", "replica": {"Master_Host": "10.0.0.31", "Slave_SQL_Running": "Yes",
-                                          "Seconds_Behind_Master": 0}}
-EPOCH = {"epoch": 3, "primary": "db1"}
-
-
-@pytest.mark.parametrize("state,epoch,node_name,expected", [
-    (PRIMARY, EPOCH, "db1", (True, "writable primary, epoch 3")),
-    (PRIMARY, EPOCH, "db2", (False, "epoch 3 names db1, not db2")),
-    (dict(PRIMARY, read_only="ON"), EPOCH, "db1", (False, "read_only is ON")),
-    (dict(PRIMARY, replica={"Master_Host": "10.0.0.32"}), EPOCH, "db1",
-     (False, "replication source configured (10.0.0.32)")),
-    (PRIMARY, {"error": "cannot read /x: No such file or directory"}, "db1",
-     (False, "no valid epoch: cannot read /x: No such file or directory")),
-    (PRIMARY, None, "db1", (False, "no valid epoch: missing")),
-    ({"error": "timed out"}, EPOCH, "db1", (False, "database unreachable: timed out")),
-])
-def test_writer_decision(state, epoch, node_name, expected):
-    assert agent.writer_decision(state, epoch, node_name) == expected
+def test_plan_leaves_a_replica_of_the_old_primary_even_when_empty():
+    # replication configured towards a node that is no longer the primary: the manager re-points it
+    nodes = {"db1": node(state="0-1-10"), "db2": node("OFF", state="0-1-10,0-2-3"), "db3": node(source="db1")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db2", initialized=True)
+    assert plan["attach"] == []
+    assert plan["leave"] == {
+        "db1": "holds its own transactions (0-1-10): its manager rejoins or quarantines it",
+        "db3": "replicates from db1, not from the primary db2"}
 
 
-def replica(**kw):
-    r = dict(REPLICA["replica"], **kw)
-    return {"read_only": "ON", "replica": r}
+def test_plan_unknown_source_host_is_reported_unchanged():
+    nodes = {"db1": node("OFF", state="0-1-10"), "db2": node(host="10.9.9.9", state="0-1-10")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert plan["leave"] == {"db2": "replicates from 10.9.9.9, not from the primary db1"}
 
 
-@pytest.mark.parametrize("state,expected", [
-    (REPLICA, (True, "replica, lag 0s")),
-    (replica(Seconds_Behind_Master=10), (True, "replica, lag 10s")),
-    (replica(Seconds_Behind_Master=11), (False, "lag 11s above bound 10s")),
-    (replica(Seconds_Behind_Master=None), (False, "lag unknown (Seconds_Behind_Master is NULL)")),
-    (replica(Slave_SQL_Running="No"), (False, "SQL thread not running")),
-    (PRIMARY, (False, "not a replica")),
-    ({"error": "refused"}, (False, "database unreachable: refused")),
-])
-def test_reader_decision(state, expected):
-    assert agent.reader_decision(state, 10) == expected
+def test_plan_source_given_by_name_is_recognised():
+    nodes = {"db1": node("OFF", state="0-1-10"), "db2": node(host="db1", state="0-1-10")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert plan["keep"] == ["db2"] and plan["leave"] == {}
 
 
-@pytest.mark.parametrize("text,error", [
-    ('{"epoch": 2, "primary": "db2"}', None),
-    ("nope", "epoch file is not JSON"),
-    ("[1]", "epoch file is not a JSON object"),
-    ('{"epoch": "2", "primary": "db2"}', "epoch file has no integer 'epoch'"),
-    ('{"epoch": true, "primary": "db2"}', "epoch file has no integer 'epoch'"),
-    ('{"epoch": 2}', "epoch file has no 'primary'"),
-])
-def test_parse_epoch(text, error):
-    data, err = agent.parse_epoch(text)
-    if error is None:
-        assert data == {"epoch": 2, "primary": "db2"} and err is None
-    else:
-        assert data is None and err.startswith(error)
+def test_plan_leader_outside_the_play():
+    # the leader is unreachable from the controller: its replicas are still recognised
+    nodes = {"db2": node(source="db1", state="0-1-10"), "db3": node(source="db1", state="0-1-10")}
+    plan = mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert plan == {"primary": "db1", "bootstrap": False, "attach": [], "keep": ["db2", "db3"], "leave": {}}
 
 
-def test_observation_tracks_on_off_and_unreachable():
-    rec = agent.update_observation({}, "10.0.0.31", {"Rpl_semi_sync_master_status": "ON",
-                                                     "Rpl_semi_sync_master_clients": "2"}, 100.0)
-    assert rec == {"primary": "10.0.0.31", "status": "ON", "clients": 2, "no_tx": None,
-                   "observed_at": 100.0, "last_on_at": 100.0}
-    rec = agent.update_observation(rec, "10.0.0.31", {"Rpl_semi_sync_master_status": "OFF"}, 101.0)
-    assert rec["status"] == "OFF" and rec["last_off_at"] == 101.0 and rec["last_on_at"] == 100.0
-    rec = agent.update_observation(rec, "10.0.0.31", None, 102.0)
-    rec = agent.update_observation(rec, "10.0.0.31", None, 103.0)
-    assert rec["unreachable_since"] == 102.0 and rec["last_error_at"] == 103.0 and rec["status"] == "OFF"
-    rec = agent.update_observation(rec, "10.0.0.32", {"Rpl_semi_sync_master_status": "ON"}, 104.0)
-    assert rec["primary"] == "10.0.0.32" and "last_off_at" not in rec and "unreachable_since" not in rec
+def test_plan_does_not_modify_its_input():
+    nodes = {"db1": node("OFF", state="0-1-10"), "db2": node(source="db1", state="0-1-10"), "db3": node()}
+    before = repr(nodes)
+    mt.plan_topology(nodes, "db1", ADDR, leader="db1", initialized=True)
+    assert repr(nodes) == before

@@ -14,7 +14,7 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import (
     validate,
 )
 
-from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import CONTRACT_VARS
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import CONTRACT_VARS, format_seconds, parse_haproxy_time
 
 from .inventory_cases import keyed, lab, set_host
 
@@ -66,7 +66,7 @@ def test_unusable_input_raises_option_error(inventory, message):
 def test_options_override_inventory_failure_domain():
     report = validate(dict(lab(), options={"failure_domain": "site"}))
     assert report["summary"]["failure_domain"] == "site"
-    assert {f["rule"] for f in report["findings"]} == {"TIER_SINGLE_DOMAIN", "DB_NO_REMOTE_REPLICA"}
+    assert {f["rule"] for f in report["findings"]} == {"TIER_SINGLE_DOMAIN", "DB_NO_REMOTE_REPLICA", "DCS_DOMAIN_MAJORITY"}
 
 
 def test_availability_string_option_is_accepted():
@@ -103,6 +103,7 @@ def test_everything_malformed_at_once_gives_findings_not_a_traceback():
         ("TIER_TOO_FEW_HOSTS", ("db1",)),
         ("RACK_MISSING", ("db1",)),
         ("DB_PRIMARY_INVALID", ()),
+        ("DCS_MISSING", ()),
         ("SITE_PARTIAL", ("db1",)),
     ]
 
@@ -138,7 +139,7 @@ def test_inventory_from_reads_only_contract_vars_and_records_template_errors():
         hostvars[host] = FailingVars(values, failing)
     groups = dict(inventory["groups"], all=["lb1"], ungrouped=[])
     built = inventory_from(groups, hostvars)
-    assert set(built["groups"]) == {"loadbalancers", "webservers", "databases"}
+    assert set(built["groups"]) == {"loadbalancers", "webservers", "databases", "dcs"}
     assert "ansible_podman_host" not in built["hostvars"]["lb1"]
     assert built["var_errors"] == {
         "web1": {"rack": "'rack_of_host' is undefined"},
@@ -171,6 +172,7 @@ def test_inventory_from_rejects_non_mappings():
 
 def test_message_names_at_most_limit_hosts():
     groups = {"loadbalancers": ["lb%d" % n for n in range(15)], "webservers": ["web1", "web2"], "databases": ["db1", "db2"]}
+    groups["dcs"] = ["lb0", "db1", "db2"]  # racks r1, 1 and 2
     hostvars = {
         host: {"ansible_host": "10.0.%d.%d" % (n // 200, n % 200 + 1), "rack": "r1"}
         for n, host in enumerate(groups["loadbalancers"] + groups["webservers"] + groups["databases"])
@@ -193,6 +195,52 @@ def test_multi_site_racks_are_qualified_by_site():
     report = validate(inventory)
     assert report["findings"] == []
     assert report["summary"]["tiers"]["loadbalancers"]["domains"] == {"a/r1": 1, "b/r1": 1}
+
+
+# -- automatic failover: dcs group and HAProxy check timing ------------------------------------------
+
+
+def test_dcs_only_member_is_a_cluster_host_but_no_tier():
+    inventory = lab()
+    inventory["groups"]["dcs"] = ["db1", "db2", "etcd1"]
+    set_host(inventory, "etcd1", ansible_host="10.213.77.21", rack="r3")  # web1's address
+    report = validate(inventory)
+    assert [(f["rule"], f["tier"], f["hosts"]) for f in report["findings"]] == [("ADDRESS_DUPLICATE", "webservers", ["etcd1", "web1"])]
+    assert report["summary"]["hosts"] == 8
+    assert report["summary"]["dcs"] == {"hosts": ["db1", "db2", "etcd1"], "domains": {"r1": 1, "r2": 1, "r3": 1}}
+    assert "etcd1" not in report["summary"]["tiers"]["databases"]["hosts"]
+
+
+def test_inventory_from_reads_dcs_members_and_failover_vars():
+    inventory = lab()
+    inventory["groups"]["dcs"] = ["db1", "db2", "etcd1"]
+    hostvars = dict(inventory["hostvars"], etcd1={"ansible_host": "10.213.77.41", "rack": "r3", "other": 1})
+    for variables in hostvars.values():
+        variables.update(ha_lamp_switchover_target="db2", haproxy_db_check_inter="500ms", ha_lamp_db_lease_ttl=5)
+    built = inventory_from(dict(inventory["groups"], all=list(hostvars)), hostvars)
+    assert built["groups"]["dcs"] == ["db1", "db2", "etcd1"]
+    assert built["hostvars"]["etcd1"]["rack"] == "r3"
+    assert "other" not in built["hostvars"]["etcd1"]
+    assert built["hostvars"]["lb1"]["ha_lamp_switchover_target"] == "db2"
+    assert validate(built)["findings"] == []
+
+
+@pytest.mark.parametrize(
+    "value, micros",
+    [("1s", 1000000), ("500ms", 500000), ("2000", 2000000), (2000, 2000000), (" 2m ", 120000000), ("1h", 3600000000), ("250us", 250)],
+)
+def test_parse_haproxy_time(value, micros):
+    assert parse_haproxy_time(value) == (micros, None)
+
+
+@pytest.mark.parametrize("value", ["", "1 sec", "-1s", "1.5s", "0", 0, True, 1.5, None, ["1s"]])
+def test_parse_haproxy_time_rejects(value):
+    micros, problem = parse_haproxy_time(value)
+    assert micros is None and problem
+
+
+def test_format_seconds():
+    assert [format_seconds(us) for us in (2000000, 1500000, 250000, 250)] == ["2 s", "1.5 s", "0.25 s", "0.00025 s"]
 
 
 # -- availability ----------------------------------------------------------------------------------
@@ -283,6 +331,7 @@ def test_describe_figures():
 def test_render_text_groups_errors_first_by_tier():
     inventory = lab()
     set_host(inventory, "db2", rack="r1")  # warning (databases)
+    inventory["groups"]["dcs"] = ["db1", "db3", "web2"]  # etcd members still one per rack
     set_host(inventory, "lb2", rack="r1")  # error (loadbalancers)
     set_host(inventory, "web2", ansible_host="10.213.77.21")  # error (webservers)
     text = render_text(validate(inventory))

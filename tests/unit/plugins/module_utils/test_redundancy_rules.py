@@ -133,11 +133,19 @@ CASES = [
                 ("db1", "db2", "db3"),
                 "databases: primary db1 is in rack 'r1' (var rack) and its replicas db2 and db3 are in the same rack; put at least one replica in another rack, or semi-sync protects nothing against losing rack 'r1'",
             ),
+            (
+                "error",
+                "DCS_DOMAIN_MAJORITY",
+                "dcs",
+                ("db1", "db2", "db3"),
+                "dcs: rack 'r1' (var rack) holds 3 of the 3 etcd members (db1, db2 and db3); losing it leaves 0, short of the quorum of 2, so automatic failover stops; spread the members so that no rack holds more than 1",
+            ),
         ],
         id="db_same_rack",
     ),
     pytest.param(
-        lambda i: set_host(i, "db2", rack="r1"),
+        # etcd members kept one per rack: only the replica moves
+        lambda i: (set_host(i, "db2", rack="r1"), i["groups"].__setitem__("dcs", ["db1", "db3", "web2"])),
         [
             (
                 "warning",
@@ -311,6 +319,13 @@ CASES = [
                 "databases",
                 ("db1", "db2", "db3"),
                 "databases: primary db1 is in site 'default' (var site) and its replicas db2 and db3 are in the same site; put at least one replica in another site, or semi-sync protects nothing against losing site 'default'",
+            ),
+            (
+                "error",
+                "DCS_DOMAIN_MAJORITY",
+                "dcs",
+                ("db1", "db2", "db3"),
+                "dcs: site 'default' (var site) holds 3 of the 3 etcd members (db1, db2 and db3); losing it leaves 0, short of the quorum of 2, so automatic failover stops; spread the members so that no site holds more than 1",
             ),
         ],
         id="site_level_single",
@@ -872,6 +887,468 @@ CASES = [
         ],
         id="host_without_vars",
     ),
+    # -- automatic failover: dcs (etcd members), leader lease, promotion eligibility --
+    pytest.param(
+        lambda i: i["groups"].pop("dcs"),
+        [
+            (
+                "error",
+                "DCS_MISSING",
+                "dcs",
+                (),
+                "dcs: the group is not defined, but automatic database failover needs etcd members to hold the leader lease; add a group dcs with 3 or 5 hosts in different racks (for example the databases hosts)",
+            ),
+        ],
+        id="dcs_missing",
+    ),
+    pytest.param(
+        lambda i: i["groups"].__setitem__("dcs", []),
+        [
+            (
+                "error",
+                "DCS_MISSING",
+                "dcs",
+                (),
+                "dcs: the group is empty, but automatic database failover needs etcd members to hold the leader lease; add a group dcs with 3 or 5 hosts in different racks (for example the databases hosts)",
+            ),
+        ],
+        id="dcs_empty",
+    ),
+    pytest.param(
+        lambda i: i["groups"].__setitem__("dcs", "db1,db2,db3"),
+        [
+            (
+                "error",
+                "GROUP_MALFORMED",
+                "dcs",
+                (),
+                "dcs: the group is a string ('db1,db2,db3'), not a list of host names; define it as an inventory group with hosts",
+            ),
+        ],
+        id="dcs_malformed",
+    ),
+    pytest.param(
+        lambda i: (i["groups"].pop("databases"), i["groups"].pop("dcs")),
+        [
+            (
+                "error",
+                "TIER_MISSING",
+                "databases",
+                (),
+                "databases: the group is not defined; add at least 2 hosts in different failure domains to it",
+            ),
+        ],
+        id="dcs_without_databases",
+    ),
+    pytest.param(
+        lambda i: i["groups"].__setitem__("dcs", ["db1"]),
+        [
+            (
+                "error",
+                "DCS_SIZE",
+                "dcs",
+                ("db1",),
+                "dcs: 1 member (db1), fewer than 3: losing it loses the etcd quorum (1 of 1) and automatic failover stops; use 3 or 5 hosts in different racks",
+            ),
+        ],
+        id="dcs_one",
+    ),
+    pytest.param(
+        lambda i: i["groups"].__setitem__("dcs", ["db1", "db2"]),
+        [
+            (
+                "error",
+                "DCS_SIZE",
+                "dcs",
+                ("db1", "db2"),
+                "dcs: 2 members (db1 and db2), fewer than 3: losing one loses the etcd quorum (2 of 2) and automatic failover stops; use 3 or 5 hosts in different racks",
+            ),
+        ],
+        id="dcs_two",
+    ),
+    pytest.param(
+        lambda i: (set_host(i, "web1", rack="r4"), i["groups"].__setitem__("dcs", ["db1", "db2", "db3", "web1"])),
+        [
+            (
+                "error",
+                "DCS_SIZE",
+                "dcs",
+                ("db1", "db2", "db3", "web1"),
+                "dcs: 4 members (db1, db2, db3 and web1), an even number: the quorum is 3 of 4, so it survives 1 lost member, no more than 3 members would; use an odd number of hosts (3 or 5) in different racks",
+            ),
+        ],
+        id="dcs_four",
+    ),
+    pytest.param(
+        lambda i: i["groups"].__setitem__("dcs", ["db1", "db2", "db3", "web1", "web2"]),
+        [],
+        id="dcs_five_ok",
+    ),
+    pytest.param(
+        lambda i: i["groups"].__setitem__("dcs", ["db1", "db2", "web1"]),
+        [
+            (
+                "error",
+                "DCS_DOMAIN_MAJORITY",
+                "dcs",
+                ("db1", "web1"),
+                "dcs: rack 'r1' (var rack) holds 2 of the 3 etcd members (db1 and web1); losing it leaves 1, short of the quorum of 2, so automatic failover stops; spread the members so that no rack holds more than 1",
+            ),
+        ],
+        id="dcs_domain_majority",
+    ),
+    pytest.param(
+        lambda i: i["groups"].__setitem__("dcs", ["db1", "db2", "db3", "web1", "lb1"]),
+        [
+            (
+                "error",
+                "DCS_DOMAIN_MAJORITY",
+                "dcs",
+                ("db1", "lb1", "web1"),
+                "dcs: rack 'r1' (var rack) holds 3 of the 5 etcd members (db1, web1 and lb1); losing it leaves 2, short of the quorum of 3, so automatic failover stops; spread the members so that no rack holds more than 2",
+            ),
+        ],
+        id="dcs_five_domain_majority",
+    ),
+    pytest.param(
+        lambda i: (i["groups"].__setitem__("dcs", ["db1", "db2", "etcd1"]), set_host(i, "etcd1", ansible_host="10.213.77.41", rack="r3")),
+        [],
+        id="dcs_only_host_ok",
+    ),
+    pytest.param(
+        lambda i: (i["groups"].__setitem__("dcs", ["db1", "db2", "etcd1"]), set_host(i, "etcd1", ansible_host="10.213.77.41")),
+        [
+            (
+                "error",
+                "RACK_MISSING",
+                "dcs",
+                ("etcd1",),
+                "dcs: etcd1 has no rack (var rack); set rack to the rack name of every cluster host so the validator can check the spread",
+            ),
+        ],
+        id="dcs_only_host_rack_missing",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_lease_ttl", 4),
+        [
+            (
+                "error",
+                "DB_LEASE_TTL_TOO_SHORT",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is 4 s, below the minimum of 5 s = haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 2 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 5 or more, or shorten the HAProxy DB check",
+            ),
+        ],
+        id="lease_short",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "haproxy_db_check_inter", "3s"),
+        [
+            (
+                "error",
+                "DB_LEASE_TTL_TOO_SHORT",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is 8 s (the default), below the minimum of 9 s = haproxy_db_check_inter 3s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 6 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 9 or more, or shorten the HAProxy DB check",
+            ),
+        ],
+        id="lease_default_too_short",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "haproxy_db_check_inter", "500ms"), set_all(i, "haproxy_db_check_fall", 3), set_all(i, "ha_lamp_db_lease_ttl", 4)),
+        [
+            (
+                "error",
+                "DB_LEASE_TTL_TOO_SHORT",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is 4 s, below the minimum of 5 s = haproxy_db_check_inter 500ms x haproxy_db_check_fall 3 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 1.5 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 5 or more, or shorten the HAProxy DB check",
+            ),
+        ],
+        id="lease_short_ms",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "haproxy_db_check_inter", 2000), set_all(i, "haproxy_db_check_fall", 3)),
+        [
+            (
+                "error",
+                "DB_LEASE_TTL_TOO_SHORT",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is 8 s (the default), below the minimum of 9 s = haproxy_db_check_inter 2000 x haproxy_db_check_fall 3 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 6 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 9 or more, or shorten the HAProxy DB check",
+            ),
+        ],
+        id="lease_int_inter_is_ms",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "haproxy_db_check_inter", "2000"), set_all(i, "haproxy_db_check_fall", "2"), set_all(i, "ha_lamp_db_lease_ttl", 7)),
+        [],
+        id="lease_at_minimum_ok",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_lease_ttl", "8"),
+        [
+            (
+                "error",
+                "DB_LEASE_TTL_INVALID",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is a string ('8'), not an integer (write it without quotes); set it to a whole number of seconds, at least 5 (haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)",
+            ),
+        ],
+        id="lease_str",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_lease_ttl", 0),
+        [
+            (
+                "error",
+                "DB_LEASE_TTL_INVALID",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is 0, below 1; set it to a whole number of seconds, at least 5 (haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)",
+            ),
+        ],
+        id="lease_zero",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_lease_ttl", 7.5),
+        [
+            (
+                "error",
+                "DB_LEASE_TTL_INVALID",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is a number (7.5), not an integer; set it to a whole number of seconds, at least 5 (haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)",
+            ),
+        ],
+        id="lease_float",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_db_lease_ttl", 8), set_host(i, "db3", ha_lamp_db_lease_ttl=10)),
+        [
+            (
+                "error",
+                "CLUSTER_VAR_CONFLICT",
+                "databases",
+                ("db1", "db2", "db3", "lb1", "lb2", "web1", "web2"),
+                "ha_lamp_db_lease_ttl differs between hosts: 8 on lb1, lb2, web1, web2, db1 and db2; 10 on db3; set it once for the whole cluster (group_vars/all)",
+            ),
+        ],
+        id="lease_conflict",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "haproxy_db_check_inter", "1 sec"),
+        [
+            (
+                "error",
+                "HAPROXY_DB_CHECK_INVALID",
+                "loadbalancers",
+                (),
+                "loadbalancers: haproxy_db_check_inter '1 sec' is not a HAProxy time (a positive number with an optional unit us, ms, s, m, h or d; no unit = ms); set it to the DB health check interval, e.g. 1s or 500ms",
+            ),
+        ],
+        id="check_inter_bad",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "haproxy_db_check_inter", "0s"),
+        [
+            (
+                "error",
+                "HAPROXY_DB_CHECK_INVALID",
+                "loadbalancers",
+                (),
+                "loadbalancers: haproxy_db_check_inter '0s' is zero; HAProxy needs a positive check interval; set it to the DB health check interval, e.g. 1s or 500ms",
+            ),
+        ],
+        id="check_inter_zero",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "haproxy_db_check_fall", 0), set_all(i, "ha_lamp_db_lease_ttl", "x")),
+        [
+            (
+                "error",
+                "HAPROXY_DB_CHECK_INVALID",
+                "loadbalancers",
+                (),
+                "loadbalancers: haproxy_db_check_fall is 0, not a positive integer; set it to the number of failed DB health checks before HAProxy marks a node down, e.g. 2",
+            ),
+            (
+                "error",
+                "DB_LEASE_TTL_INVALID",
+                "databases",
+                (),
+                "databases: ha_lamp_db_lease_ttl is a string ('x'), not an integer; set it to a whole number of seconds, 1 or more (default 8)",
+            ),
+        ],
+        id="check_fall_bad",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_failover_window", "300"),
+        [
+            (
+                "error",
+                "DB_FAILOVER_WINDOW_INVALID",
+                "databases",
+                (),
+                "databases: ha_lamp_db_failover_window is a string ('300'), not an integer (write it without quotes); set it to a whole number of seconds, 0 or more (default 300)",
+            ),
+        ],
+        id="window_str",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_failover_window", -1),
+        [
+            (
+                "error",
+                "DB_FAILOVER_WINDOW_INVALID",
+                "databases",
+                (),
+                "databases: ha_lamp_db_failover_window is -1, below 0; set it to a whole number of seconds, 0 or more (default 300)",
+            ),
+        ],
+        id="window_negative",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_failover_window", 0),
+        [],
+        id="window_zero_ok",
+    ),
+    pytest.param(
+        lambda i: set_host(i, "db3", ha_lamp_db_nofailover="yes"),
+        [
+            (
+                "error",
+                "DB_NOFAILOVER_INVALID",
+                "databases",
+                ("db3",),
+                "db3: ha_lamp_db_nofailover is a string ('yes'), not a boolean; set it to true (never promote this node) or false",
+            ),
+        ],
+        id="nofailover_invalid",
+    ),
+    pytest.param(
+        lambda i: [set_host(i, h, ha_lamp_db_nofailover=v) for h, v in (("db1", False), ("db2", False), ("db3", True))],
+        [],
+        id="nofailover_replica_ok",
+    ),
+    pytest.param(
+        lambda i: [set_host(i, h, ha_lamp_db_nofailover=True) for h in ("db1", "db2", "db3")],
+        [
+            (
+                "error",
+                "DB_FAILOVER_CANDIDATES_TOO_FEW",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: every database (db1, db2 and db3) has ha_lamp_db_nofailover: true, so no node may ever be primary and automatic failover is impossible; set it to false (or remove it) on at least 2 databases in different racks",
+            ),
+        ],
+        id="nofailover_all",
+    ),
+    pytest.param(
+        lambda i: [set_host(i, h, ha_lamp_db_nofailover=True) for h in ("db2", "db3")],
+        [
+            (
+                "error",
+                "DB_FAILOVER_CANDIDATES_TOO_FEW",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: only db1 may be promoted (ha_lamp_db_nofailover: true on db2 and db3); automatic failover needs at least 2 eligible databases, one primary and one to promote; set ha_lamp_db_nofailover to false on another database, in another rack than db1",
+            ),
+        ],
+        id="nofailover_one_left",
+    ),
+    pytest.param(
+        lambda i: set_host(i, "db1", ha_lamp_db_nofailover=True),
+        [
+            (
+                "error",
+                "DB_PRIMARY_NOFAILOVER",
+                "databases",
+                ("db1",),
+                "databases: the initial primary db1 (ha_lamp_db_primary) has ha_lamp_db_nofailover: true, but the first primary must be eligible for promotion; set ha_lamp_db_primary to one of db2 and db3, or ha_lamp_db_nofailover to false on db1",
+            ),
+        ],
+        id="nofailover_primary",
+    ),
+    pytest.param(
+        lambda i: (unset_all(i, "ha_lamp_db_primary"), set_host(i, "db1", ha_lamp_db_nofailover=True)),
+        [
+            (
+                "error",
+                "DB_PRIMARY_NOFAILOVER",
+                "databases",
+                ("db1",),
+                "databases: the initial primary db1 (the first databases host, as ha_lamp_db_primary is unset) has ha_lamp_db_nofailover: true, but the first primary must be eligible for promotion; set ha_lamp_db_primary to one of db2 and db3, or ha_lamp_db_nofailover to false on db1",
+            ),
+        ],
+        id="nofailover_primary_default",
+    ),
+    pytest.param(
+        lambda i: [set_host(i, h, ha_lamp_db_nofailover=True) for h in ("db1", "db3")],
+        [
+            (
+                "error",
+                "DB_FAILOVER_CANDIDATES_TOO_FEW",
+                "databases",
+                ("db1", "db2", "db3"),
+                "databases: only db2 may be promoted (ha_lamp_db_nofailover: true on db1 and db3); automatic failover needs at least 2 eligible databases, one primary and one to promote; set ha_lamp_db_nofailover to false on another database, in another rack than db2",
+            ),
+            (
+                "error",
+                "DB_PRIMARY_NOFAILOVER",
+                "databases",
+                ("db1",),
+                "databases: the initial primary db1 (ha_lamp_db_primary) has ha_lamp_db_nofailover: true, but the first primary must be eligible for promotion; set ha_lamp_db_primary to db2, or ha_lamp_db_nofailover to false on db1",
+            ),
+        ],
+        id="nofailover_primary_one_left",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_switchover_target", "db2"),
+        [],
+        id="switchover_target_ok",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_switchover_target", "db9"),
+        [
+            (
+                "error",
+                "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES",
+                "databases",
+                ("db9",),
+                "databases: ha_lamp_switchover_target is 'db9', which is not in the databases group; name one of db1, db2 and db3, or leave it unset to let the switchover pick the best replica",
+            ),
+        ],
+        id="switchover_target_unknown",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_switchover_target", ["db2"]),
+        [
+            (
+                "error",
+                "DB_SWITCHOVER_TARGET_INVALID",
+                "databases",
+                (),
+                'databases: ha_lamp_switchover_target is ["db2"]; name one of db1, db2 and db3, or leave it unset to let the switchover pick the best replica',
+            ),
+        ],
+        id="switchover_target_list",
+    ),
+    pytest.param(
+        lambda i: (set_host(i, "db3", ha_lamp_db_nofailover=True), set_all(i, "ha_lamp_switchover_target", "db3")),
+        [
+            (
+                "error",
+                "DB_SWITCHOVER_TARGET_NOFAILOVER",
+                "databases",
+                ("db3",),
+                "databases: ha_lamp_switchover_target is 'db3', which has ha_lamp_db_nofailover: true and may never be promoted; name one of db1 and db2, or leave it unset to let the switchover pick the best replica",
+            ),
+        ],
+        id="switchover_target_nofailover",
+    ),
+
 ]
 
 

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: Apache-2.0
+"""A small client for etcd's v3 JSON API (the gRPC gateway every etcd >= 3.4 serves on its client port).
+
+Why not a library: python3-etcd3 needs gRPC, and python3-etcd3gw 2.0 (Debian 12) sets its timeout
+on the requests session, where requests ignores it. The database manager must never hang on a
+call, so every request here has a hard timeout and fails over to the next endpoint. The API used
+(kv/range, kv/txn, kv/put, kv/deleterange, lease/grant, lease/keepalive, lease/revoke,
+maintenance/status) is etcd's documented gateway API.
+
+Only the standard library is used, so the manager runs with Debian's python3 alone.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import socket
+import ssl
+
+try:
+    from http.client import HTTPException
+except ImportError:  # pragma: no cover
+    HTTPException = OSError
+
+try:
+    from urllib.request import Request, urlopen
+    from urllib.error import HTTPError, URLError
+except ImportError:  # pragma: no cover
+    Request = urlopen = HTTPError = URLError = None
+
+
+class DcsError(Exception):
+    """etcd could not be reached by any endpoint, or refused the request."""
+
+
+def b64(text):
+    if not isinstance(text, bytes):
+        text = str(text).encode("utf-8")
+    return base64.b64encode(text).decode("ascii")
+
+
+def unb64(text):
+    return base64.b64decode(text or "").decode("utf-8")
+
+
+def prefix_end(prefix):
+    """The range_end that selects every key starting with prefix (etcd's WithPrefix)."""
+    raw = bytearray(prefix.encode("utf-8"))
+    raw[-1] += 1
+    return bytes(raw)
+
+
+def parse_kv(item):
+    """One kvs entry of a range response, decoded. Integers come as strings in JSON."""
+    value = unb64(item.get("value", ""))
+    try:
+        decoded = json.loads(value) if value else None
+    except ValueError:
+        decoded = value
+    return {"key": unb64(item.get("key", "")), "value": decoded, "raw": value,
+            "create_revision": int(item.get("create_revision", 0)),
+            "mod_revision": int(item.get("mod_revision", 0)),
+            "lease": int(item.get("lease", 0))}
+
+
+def put_op(key, value, lease=0):
+    body = {"key": b64(key), "value": b64(value if isinstance(value, str) else json.dumps(value, sort_keys=True))}
+    if lease:
+        body["lease"] = str(lease)
+    return {"request_put": body}
+
+
+def delete_op(key):
+    return {"request_delete_range": {"key": b64(key)}}
+
+
+def absent(key):
+    """Compare: the key does not exist (its create revision is 0)."""
+    return {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
+
+
+def mod_revision_is(key, revision):
+    return {"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(revision)}
+
+
+class Etcd:
+    """etcd over TLS with client certificates; each call tries the endpoints in turn."""
+
+    def __init__(self, endpoints, ca_file=None, cert_file=None, key_file=None, timeout=1.0):
+        if not endpoints:
+            raise DcsError("no etcd endpoint configured")
+        self.endpoints = list(endpoints)
+        self.timeout = float(timeout)
+        self.context = None
+        if any(e.startswith("https://") for e in self.endpoints):
+            self.context = ssl.create_default_context(cafile=ca_file)
+            if cert_file:
+                self.context.load_cert_chain(cert_file, key_file)
+        self.preferred = 0
+
+    def call(self, path, body):
+        errors = []
+        count = len(self.endpoints)
+        for offset in range(count):
+            index = (self.preferred + offset) % count
+            endpoint = self.endpoints[index]
+            request = Request(endpoint.rstrip("/") + "/v3/" + path, data=json.dumps(body).encode("utf-8"),
+                              headers={"Content-Type": "application/json"})
+            try:
+                with urlopen(request, timeout=self.timeout, context=self.context) as response:
+                    data = json.loads(response.read().decode("utf-8") or "{}")
+            except HTTPError as exc:
+                detail = exc.read().decode("utf-8", "replace")[:200]
+                errors.append("%s: HTTP %s %s" % (endpoint, exc.code, detail))
+                continue
+            except (URLError, HTTPException, OSError, socket.timeout, ValueError) as exc:
+                errors.append("%s: %s" % (endpoint, getattr(exc, "reason", exc)))
+                continue
+            self.preferred = index
+            return data
+        raise DcsError("etcd unreachable: " + "; ".join(errors))
+
+    # -- key-value -----------------------------------------------------------------------
+    def get_prefix(self, prefix):
+        """{key: parsed kv} for every key under prefix, plus the store revision under None."""
+        data = self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))})
+        items = {}
+        for item in data.get("kvs", []):
+            kv = parse_kv(item)
+            items[kv["key"]] = kv
+        items[None] = int(data.get("header", {}).get("revision", 0))
+        return items
+
+    def put(self, key, value, lease=0):
+        self.call("kv/put", put_op(key, value, lease)["request_put"])
+
+    def delete(self, key):
+        self.call("kv/deleterange", {"key": b64(key)})
+
+    def txn(self, compare, success, failure=None):
+        """One etcd transaction; True when every compare held and `success` was applied."""
+        data = self.call("kv/txn", {"compare": compare, "success": success, "failure": failure or []})
+        # proto3 JSON leaves out false booleans.
+        return bool(data.get("succeeded", False))
+
+    # -- leases --------------------------------------------------------------------------
+    def grant(self, ttl):
+        data = self.call("lease/grant", {"TTL": str(int(ttl)), "ID": "0"})
+        if data.get("error"):
+            raise DcsError("lease grant refused: %s" % data["error"])
+        return int(data["ID"])
+
+    def keepalive(self, lease):
+        """Renew a lease; returns the TTL etcd granted, 0 when the lease no longer exists."""
+        data = self.call("lease/keepalive", {"ID": str(lease)})
+        return int((data.get("result") or {}).get("TTL", 0))
+
+    def revoke(self, lease):
+        self.call("lease/revoke", {"ID": str(lease)})
+
+    # -- health --------------------------------------------------------------------------
+    def member_status(self):
+        """Status of every endpoint on its own: {endpoint: {...} or {"error": ...}}."""
+        result = {}
+        for endpoint in self.endpoints:
+            single = Etcd([endpoint], timeout=self.timeout)
+            single.context = self.context
+            try:
+                data = single.call("maintenance/status", {})
+                header = data.get("header", {})
+                result[endpoint] = {"version": data.get("version"), "leader": str(data.get("leader", "")),
+                                    "member_id": str(header.get("member_id", "")),
+                                    "raft_term": int(data.get("raftTerm", 0) or 0)}
+            except DcsError as exc:
+                result[endpoint] = {"error": str(exc)[:200]}
+        return result

@@ -1,0 +1,649 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""ha-lamp database manager: one per DB node, run by systemd as an unprivileged user.
+
+It answers HAProxy's checks (GET /writer, /reader, /status on :9200) and runs the tier's
+automatic failover through etcd (decisions: module_utils/db_manager.py; promotion steps:
+module_utils/promotion.py, the same code the playbooks use). Threads:
+
+* renewer   keeps this node's etcd lease alive (every renew_interval seconds)
+* watchdog  fences the local server (read_only, sessions killed) when the leader lease was not
+            renewed in time, whatever the main loop is doing
+* main loop reads the local server and etcd every tick and acts: lead, follow, rejoin,
+            quarantine, elect, hand over
+* HTTP      the health checks
+
+Every SQL and etcd call has a timeout, so a hung server or a partition cannot hang the manager.
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LIB_DIR = os.environ.get("HA_LAMP_LIB", "/usr/local/lib/ha-lamp")
+sys.path.insert(0, LIB_DIR)
+
+# pylint: disable=wrong-import-position
+from ansible_collections.onprem.ha_lamp.plugins.module_utils import db_manager as dm  # noqa: E402
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.dcs import (  # noqa: E402
+    DcsError, Etcd, delete_op, mod_revision_is, put_op)
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.promotion import Cluster  # noqa: E402
+
+try:
+    import pymysql
+    import pymysql.cursors
+except ImportError:  # pragma: no cover
+    pymysql = None
+
+DEFAULT_CONFIG = "/etc/ha-lamp/db-manager.json"
+
+
+def log(message, **fields):
+    fields["msg"] = message
+    sys.stderr.write(json.dumps(fields, sort_keys=True, default=str) + "\n")
+    sys.stderr.flush()
+
+
+class NodeCluster(Cluster):
+    """promotion.Cluster whose connection to this node goes over the unix socket as the
+    manager's own account; peers are read with the monitor account."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg["nodes"], cfg["monitor_user"], cfg["monitor_password"], port=cfg["port"],
+                         repl_user=cfg["repl_user"], repl_password=cfg["repl_password"],
+                         connect_timeout=cfg["connect_timeout"], repl_ssl=cfg["repl_ssl"],
+                         heartbeat=cfg["heartbeat"], connect_retry=cfg["connect_retry"],
+                         read_timeout=cfg["read_timeout"])
+        self.me = cfg["node"]
+        self.socket = cfg["socket"]
+        self.local_user = cfg["local_user"]
+
+    def conn(self, node):
+        if node == self.me and node not in self.conns:
+            self.conns[node] = local_connection(self.socket, self.local_user, self.connect_timeout,
+                                                self.read_timeout)
+        return super().conn(node)
+
+
+def local_connection(socket_path, user, connect_timeout, read_timeout):
+    return pymysql.connect(unix_socket=socket_path, user=user, connect_timeout=connect_timeout,
+                           read_timeout=read_timeout, write_timeout=read_timeout, autocommit=True,
+                           cursorclass=pymysql.cursors.DictCursor)
+
+
+class Manager:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.me = cfg["node"]
+        self.prefix = dm.prefix_for(cfg["cluster"])
+        self.etcd = Etcd(cfg["etcd_endpoints"], cfg.get("etcd_ca"), cfg.get("etcd_cert"), cfg.get("etcd_key"),
+                         timeout=cfg["etcd_timeout"])
+        self.cluster = NodeCluster(cfg)
+        self.lock = threading.RLock()
+        self.lease = None
+        self.renewed_at = float("-inf")   # monotonic send time of the last successful renewal
+        self.view = {"members": {}}
+        self.etcd_error = "not read yet"
+        self.opened = False               # this manager opened writes and still holds the lease
+        self.local = {"error": "not read yet"}
+        self.local_failures = 0
+        self.uptime = None
+        self.quarantined = ""
+        self.published = None
+        self.events = []
+        self.said = {}
+        self.last_start_slave = 0.0
+        self.lag_unknown_since = None
+        self.claim_again_at = 0.0
+
+    # -- notification ---------------------------------------------------------------------
+    def notify(self, name, once_key=None, **fields):
+        """Journal (stderr) and optional webhook. once_key: say it once until it changes."""
+        if once_key is not None:
+            if self.said.get(name) == once_key:
+                return
+            self.said[name] = once_key
+        body = dm.event(name, self.me, time=round(time.time(), 3), **fields)
+        log(name, **body)
+        self.events = (self.events + [body])[-20:]
+        url = self.cfg.get("webhook_url")
+        if url:
+            threading.Thread(target=post_webhook, args=(url, body), daemon=True).start()
+
+    # -- lease ----------------------------------------------------------------------------
+    def deadlines(self):
+        return dm.lease_deadlines(self.renewed_at, self.cfg["ttl"], self.cfg["fence_margin"],
+                                  self.cfg["check_window"])
+
+    def renewer(self):
+        while True:
+            started = time.monotonic()
+            try:
+                if self.lease is None:
+                    lease = self.etcd.grant(self.cfg["ttl"])
+                    with self.lock:
+                        self.lease, self.renewed_at, self.published = lease, started, None
+                elif self.etcd.keepalive(self.lease) > 0:
+                    with self.lock:
+                        self.renewed_at = started
+                else:
+                    self.notify("lease_lost", reason="etcd says lease %x expired" % self.lease)
+                    with self.lock:
+                        self.lease, self.published = None, None
+            except DcsError as exc:
+                self.notify("etcd_unreachable", once_key=str(exc)[:60], reason=str(exc)[:300])
+            time.sleep(max(0.05, self.cfg["renew_interval"] - (time.monotonic() - started)))
+
+    def watchdog(self):
+        while True:
+            time.sleep(0.1)
+            with self.lock:
+                opened = self.opened
+                fence_at = self.deadlines()[1]
+            if opened and time.monotonic() >= fence_at:
+                self.fence("the leader lease was not renewed for %ss" % round(time.monotonic() - self.renewed_at, 1))
+
+    # -- local server -----------------------------------------------------------------------
+    def fence(self, reason):
+        """read_only=ON and every client session killed, on a fresh connection: a commit waiting
+        for a semi-sync ack holds up SET GLOBAL read_only, so sessions are killed while it runs."""
+        with self.lock:
+            was_open, self.opened = self.opened, False
+        started = time.monotonic()
+        done = {}
+
+        def set_read_only():
+            try:
+                conn = local_connection(self.cfg["socket"], self.cfg["local_user"], 1, self.cfg["fence_timeout"])
+                with conn.cursor() as cur:
+                    cur.execute("SET GLOBAL read_only = ON")
+                conn.close()
+                done["ok"] = True
+            except Exception as exc:  # pylint: disable=broad-except
+                done["error"] = str(exc)[:200]
+
+        worker = threading.Thread(target=set_read_only, daemon=True)
+        worker.start()
+        killed = 0
+        while worker.is_alive() and time.monotonic() - started < self.cfg["fence_timeout"]:
+            killed += self.kill_clients()
+            worker.join(0.2)
+        killed += self.kill_clients()
+        self.notify("fenced", reason=reason, read_only="ON" if done.get("ok") else done.get("error", "timed out"),
+                    killed=killed, was_primary=was_open, ms=int((time.monotonic() - started) * 1000))
+
+    def kill_clients(self):
+        """KILL every client connection (admin sessions included); replication and system threads stay."""
+        try:
+            conn = local_connection(self.cfg["socket"], self.cfg["local_user"], 1, 2)
+        except Exception:  # pylint: disable=broad-except
+            return 0
+        killed = 0
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
+                            "AND USER NOT IN ('system user', 'event_scheduler', '', %s) "
+                            "AND COMMAND NOT IN ('Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL')",
+                            (self.cfg["local_user"],))
+                for row in cur.fetchall():
+                    try:
+                        cur.execute("KILL CONNECTION %d" % int(row["ID"]))
+                        killed += 1
+                    except Exception:  # pylint: disable=broad-except
+                        pass
+        except Exception:  # pylint: disable=broad-except
+            pass
+        finally:
+            conn.close()
+        return killed
+
+    def read_local(self):
+        state = self.cluster.state(self.me)
+        if not state.get("error"):
+            try:
+                row = self.cluster.query(self.me, "SHOW GLOBAL STATUS LIKE 'Uptime'")
+                state["uptime"] = int(row[0]["Value"]) if row else 0
+            except Exception as exc:  # pylint: disable=broad-except
+                self.cluster.drop(self.me)
+                state = {"error": str(exc)[:200]}
+        return state
+
+    # -- etcd -------------------------------------------------------------------------------
+    def key(self, name):
+        return self.prefix + name
+
+    def leader_kv(self):
+        return self.view.get("leader")
+
+    def release(self, reason):
+        kv = self.leader_kv()
+        with self.lock:
+            self.opened = False
+        try:
+            ok = self.etcd.txn([mod_revision_is(self.key("leader"), kv["mod_revision"])],
+                               [delete_op(self.key("leader"))])
+        except DcsError as exc:
+            ok = "etcd unreachable: %s" % exc
+        self.notify("leader_released", reason=reason, released=ok, revision=kv["mod_revision"])
+
+    def publish(self, role, leader, source=None):
+        report = dm.member_report(self.me, self.local, role, self.cfg["nofailover"], leader=leader,
+                                  source=source, errant=self.quarantined)
+        if self.lease is None or report == self.published:
+            return
+        try:
+            self.etcd.put(self.key("members/" + self.me), report, lease=self.lease)
+            self.published = report
+        except DcsError as exc:
+            self.etcd_error = str(exc)
+
+    # -- main loop ----------------------------------------------------------------------------
+    def run(self):
+        while True:
+            started = time.monotonic()
+            try:
+                self.tick()
+            except Exception as exc:  # pylint: disable=broad-except
+                log("tick failed", error="%s: %s" % (type(exc).__name__, str(exc)[:300]))
+                self.cluster.close()
+            time.sleep(max(0.05, self.cfg["tick"] - (time.monotonic() - started)))
+
+    def tick(self):
+        local = self.read_local()
+        self.local = local
+        restarted = False
+        if local.get("error"):
+            self.local_failures += 1
+        else:
+            self.local_failures = 0
+            restarted = self.uptime is not None and local["uptime"] < self.uptime
+            self.uptime = local["uptime"]
+        try:
+            view = dm.parse_view(self.etcd.get_prefix(self.prefix), self.prefix)
+        except DcsError as exc:
+            self.etcd_error = str(exc)
+            return  # no decision without etcd; the watchdog fences a primary that cannot renew
+        self.view, self.etcd_error = view, ""
+        leader = dm.leader_name(view)
+        if leader == self.me:
+            self.adopt_lease(view["leader"])
+            self.lead(view, local, restarted)
+        elif leader:
+            self.follow(view, local, leader)
+        else:
+            self.elect(view, local)
+
+    def adopt_lease(self, kv):
+        """After a manager restart the key may name this node under the previous process's lease."""
+        if kv["lease"] and kv["lease"] != self.lease:
+            with self.lock:
+                old, self.lease, self.published = self.lease, kv["lease"], None
+            self.notify("lease_adopted", lease="%x" % kv["lease"], previous="%x" % old if old else None)
+
+    # -- leader -------------------------------------------------------------------------------
+    def lead(self, view, local, restarted):
+        if local.get("error"):
+            self.publish("primary", self.me)
+            if self.local_failures >= self.cfg["fail_limit"]:
+                self.release("MariaDB unreachable on the leader %d times in a row: %s"
+                             % (self.local_failures, local["error"]))
+            return
+        if self.opened and (restarted or local["read_only"] != "OFF"):
+            self.release("MariaDB %s under the leader" % ("restarted" if restarted else "was set read-only"))
+            self.fence("leader lost its server state")
+            return
+        if not self.opened:
+            intent = (view.get("intent") or {}).get("value") or {}
+            if local["read_only"] == "OFF" and not local.get("replica"):
+                # This manager restarted while its server kept serving under the lease.
+                with self.lock:
+                    self.opened = True
+                self.notify("leader_resumed", revision=view["leader"]["mod_revision"])
+            elif intent.get("to") == self.me:
+                self.promote(view, local)  # an election or a handover this node won, maybe half done
+            else:
+                # The key outlived this node's server (it restarted read-only, perhaps truncating an
+                # unacknowledged tail): re-opening it could lose writes a replica acknowledged.
+                self.release("the server restarted under the leader key: a new election compares positions")
+            return
+        self.publish("primary", self.me)
+        self.update_sync(view, local)
+        if view.get("switchover"):
+            self.hand_over(view)
+
+    def promote(self, view, local):
+        started = time.monotonic()
+        intent = (view.get("intent") or {}).get("value") or {}
+        if time.monotonic() >= self.deadlines()[0]:
+            return  # the lease is not fresh: renew first
+        received = (local.get("replica") or {}).get("gtid_io_pos", "")
+        try:
+            # Apply the relay log (and, after a handover, everything the old primary had) before
+            # the first write. MASTER_GTID_WAIT follows the replica's applied position, so a
+            # position already contained in gtid_current_pos is not waited for.
+            for pos in (received, intent.get("position") or ""):
+                if pos and not dm.dominates(local.get("gtid_current_pos", ""), pos) and \
+                        not self.cluster.gtid_wait(self.me, pos, self.cfg["apply_timeout"]):
+                    self.claim_again_at = time.monotonic() + self.cfg["claim_backoff"]
+                    self.release("could not apply the relay log up to %s within %ss" % (pos, self.cfg["apply_timeout"]))
+                    return
+            self.cluster.promote(self.me)
+            # Before the first write: every other live node counts as a semi-sync replica until
+            # the sync set shows otherwise, so no acknowledged write can escape the next failover.
+            others = sorted(n for n, kv in view["members"].items() if n != self.me
+                            and isinstance(kv.get("value"), dict) and kv["value"].get("mariadb") == "up")
+            self.etcd.put(self.key("sync"), {"leader": self.me, "nodes": others, "pending": {}, "at": time.time()})
+            self.cluster.open_writes(self.me)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.cluster.drop(self.me)
+            self.claim_again_at = time.monotonic() + self.cfg["claim_backoff"]
+            self.release("promotion failed: %s (no new claim from this node for %ss)"
+                         % (str(exc)[:200], self.cfg["claim_backoff"]))
+            return
+        with self.lock:
+            self.opened = True
+        success = [delete_op(self.key("intent"))]
+        if intent.get("op") == "failover":
+            success.append(put_op(self.key("last_failover"), {"at": time.time(), "from": intent.get("from"),
+                                                             "to": self.me}))
+        try:
+            self.etcd.txn([], success)
+        except DcsError as exc:
+            log("cannot record the promotion", error=str(exc))
+        self.notify("promoted", old_primary=intent.get("from"), new_primary=self.me, op=intent.get("op"),
+                    revision=view["leader"]["mod_revision"], reason=intent.get("reason"),
+                    ms=int((time.monotonic() - started) * 1000),
+                    since_key_ms=int((time.time() - float(intent.get("at", time.time()))) * 1000))
+        self.publish("primary", self.me)
+
+    def update_sync(self, view, local):
+        """Publish which replicas may hold acknowledged writes (see db_manager's docstring)."""
+        try:
+            hosts = self.cluster.query(self.me, "SHOW SLAVE HOSTS")
+        except Exception:  # pylint: disable=broad-except
+            self.cluster.drop(self.me)
+            return
+        ids = {int(v): n for n, v in self.cfg["server_ids"].items()}
+        connected = sorted({ids[int(h["Server_id"])] for h in hosts if int(h["Server_id"]) in ids})
+        current = (view.get("sync") or {}).get("value") or {}
+        if current.get("leader") != self.me:
+            current = {}
+        members = {n: kv.get("value") for n, kv in view["members"].items()}
+        wanted = dm.next_sync_set(current, connected, members, local.get("gtid_binlog_pos", ""))
+        if current.get("leader") != self.me or any(wanted[k] != current.get(k) for k in wanted):
+            try:
+                self.etcd.put(self.key("sync"), dict(wanted, leader=self.me, at=time.time()))
+                self.notify("sync_replicas", nodes=wanted["nodes"], pending=wanted["pending"],
+                            previous=current.get("nodes"))
+            except DcsError as exc:
+                self.etcd_error = str(exc)
+
+    def hand_over(self, view):
+        request = view["switchover"]["value"] or {}
+        target, rid = request.get("to"), request.get("id")
+        problem = dm.switchover_check(view, target, self.me)
+        finish = [delete_op(self.key("switchover"))]
+        if problem:
+            self.etcd.txn([], finish + [put_op(self.key("switchover_result"), {"id": rid, "ok": False,
+                                                                              "reason": problem})])
+            self.notify("switchover_refused", target=target, reason=problem)
+            return
+        started = time.monotonic()
+        self.fence("planned switchover to %s" % target)
+        try:
+            frozen = self.cluster.frozen_position(self.me)
+            caught_up = self.cluster.gtid_wait(target, frozen, self.cfg["switchover_timeout"])
+        except Exception as exc:  # pylint: disable=broad-except
+            frozen, caught_up = "", False
+            problem = "catch-up failed: %s" % str(exc)[:200]
+        if caught_up:
+            leader = view["leader"]
+            value = {"node": target, "since": time.time(), "from": self.me}
+            intent = {"op": "switchover", "from": self.me, "to": target, "position": frozen, "at": time.time(),
+                      "reason": "switchover.yml request %s" % rid}
+            handed = self.etcd.txn(
+                [mod_revision_is(self.key("leader"), leader["mod_revision"])],
+                finish + [put_op(self.key("leader"), value, lease=view["members"][target]["lease"]),
+                          put_op(self.key("intent"), intent),
+                          put_op(self.key("switchover_result"), {"id": rid, "ok": True, "from": self.me,
+                                                                 "to": target, "position": frozen})])
+            if handed:
+                self.notify("switchover_handed_over", old_primary=self.me, new_primary=target, position=frozen,
+                            ms=int((time.monotonic() - started) * 1000))
+                return
+            problem = "the leader key changed during the handover"
+        problem = problem or "%s did not reach %s within %ss" % (target, frozen, self.cfg["switchover_timeout"])
+        self.cluster.open_writes(self.me)
+        with self.lock:
+            self.opened = True
+        self.etcd.txn([], finish + [put_op(self.key("switchover_result"), {"id": rid, "ok": False, "reason": problem})])
+        self.notify("switchover_aborted", target=target, reason=problem + "; writes reopened here")
+
+    # -- replica --------------------------------------------------------------------------------
+    def follow(self, view, local, leader):
+        if self.opened:
+            self.fence("leader key names %s" % leader)
+        if local.get("error"):
+            self.publish("down", leader)
+            return
+        if local["read_only"] != "ON":
+            self.fence("writable, but the leader key names %s" % leader)
+            return
+        rep = local.get("replica")
+        source = self.cluster.name_of(rep["master_host"]) if rep else None
+        if source == leader:
+            self.quarantined = ""
+            if rep["io_running"] != "Yes" and time.monotonic() - self.last_start_slave > 5:
+                self.last_start_slave = time.monotonic()
+                try:
+                    self.cluster.execute(self.me, "START SLAVE")
+                except Exception:  # pylint: disable=broad-except
+                    self.cluster.drop(self.me)
+            self.publish("replica", leader, source)
+            return
+        leader_state = self.cluster.state(leader)
+        if leader_state.get("error"):
+            self.publish("replica" if rep else "standby", leader, source)
+            return
+        ok, errant = dm.rejoin_verdict(local, leader_state)
+        if not ok:
+            self.quarantined = errant
+            self.publish("quarantined", leader, source)
+            self.notify("quarantined", once_key=errant, primary=leader, errant=errant,
+                        reason="this node holds transactions the primary %s lacks (%s); it stays read-only and "
+                               "out of HAProxy. Reseed it: ansible-playbook playbooks/rejoin.yml "
+                               "-e ha_lamp_rejoin_reseed=true --limit localhost,%s" % (leader, errant, self.me))
+            return
+        try:
+            self.cluster.make_replica(self.me, leader, demote=rep is None)
+            self.notify("rejoined", primary=leader, previous_source=source, demoted=rep is None)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.cluster.drop(self.me)
+            self.notify("rejoin_failed", once_key=str(exc)[:60], primary=leader, reason=str(exc)[:200])
+        self.publish("replica", leader, leader)
+
+    # -- election -------------------------------------------------------------------------------
+    def elect(self, view, local):
+        if self.opened:
+            self.fence("the leader key disappeared (lease expired or released)")
+        rep = local.get("replica") if not local.get("error") else None
+        source = self.cluster.name_of(rep["master_host"]) if rep else None
+        if not local.get("error") and local["read_only"] != "ON":
+            self.fence("writable without the leader key")
+        role = "quarantined" if self.quarantined else ("down" if local.get("error") else "candidate")
+        self.publish(role, None, source)
+        verdict, reason, winner = dm.election(view, self.me, time.time(), self.cfg["failover_window"],
+                                              self.cfg.get("bootstrap_hint"))
+        if verdict in ("refuse", "wait"):
+            self.notify("failover_" + ("refused" if verdict == "refuse" else "waiting"), once_key=reason, reason=reason)
+            return
+        if verdict != "claim" or self.lease is None or time.monotonic() >= self.deadlines()[0] \
+                or time.monotonic() < self.claim_again_at:
+            return
+        old = ((view.get("sync") or {}).get("value") or {}).get("leader")
+        intent = {"op": "failover", "from": old, "to": self.me, "at": time.time(), "reason": reason}
+        success = [put_op(self.key("leader"), {"node": self.me, "since": time.time(), "from": old}, lease=self.lease),
+                   put_op(self.key("intent"), intent), delete_op(self.key("force_failover"))]
+        try:
+            won = self.etcd.txn(dm.claim_compares(view, self.prefix), success)
+        except DcsError as exc:
+            won = False
+            reason = "etcd: %s" % exc
+        if won:
+            self.notify("elected", old_primary=old, new_primary=self.me, reason=reason)
+            # Promote in this tick rather than the next: every tick here is write downtime.
+            view = dm.parse_view(self.etcd.get_prefix(self.prefix), self.prefix)
+            self.view = view
+            if dm.leader_name(view) == self.me:
+                self.lead(view, local, False)
+
+    # -- HTTP view --------------------------------------------------------------------------------
+    def decisions(self, local):
+        with self.lock:
+            leader = dm.leader_name(self.view)
+            writer_until = self.deadlines()[0]
+            opened = self.opened
+        writer = dm.writer_decision(local, leader == self.me, opened, time.monotonic(), writer_until)
+        reader = dm.reader_decision(local, self.cfg["max_lag"], bool(self.quarantined), self.lag_unknown_for(local),
+                                    unknown_grace=self.cfg["ttl"] + self.cfg["max_lag"])
+        return writer, reader
+
+    def lag_unknown_for(self, local):
+        """Seconds Seconds_Behind_Master has been NULL on this replica (None while it is known)."""
+        lag = (local.get("replica") or {}).get("lag") if not local.get("error") else 0
+        with self.lock:
+            if lag is None or lag == "":
+                if self.lag_unknown_since is None:
+                    self.lag_unknown_since = time.monotonic()
+                return time.monotonic() - self.lag_unknown_since
+            self.lag_unknown_since = None
+            return None
+
+    def status(self, local):
+        writer, reader = self.decisions(local)
+        leader_kv = self.view.get("leader") or {}
+        members = {n: kv.get("value") for n, kv in self.view.get("members", {}).items()}
+        return {"node": self.me, "time": time.time(), "state": local,
+                "leader": dm.leader_name(self.view), "lease": "%x" % self.lease if self.lease else None,
+                "lease_age_s": round(time.monotonic() - self.renewed_at, 2) if self.lease else None,
+                "opened": self.opened, "quarantined": self.quarantined or None,
+                # The leader key's revision is the fencing token; "epoch" keeps the shape the
+                # promotion module reads (Cluster.newest_epoch).
+                "epoch": {"epoch": leader_kv.get("mod_revision", 0), "primary": dm.leader_name(self.view)}
+                if leader_kv else {"error": "no leader in etcd"},
+                "members": members, "paused": bool(self.view.get("pause")),
+                "sync": ((self.view.get("sync") or {}).get("value") or {}).get("nodes"),
+                "etcd_error": self.etcd_error or None, "events": self.events[-10:],
+                "writer": {"ok": writer[0], "reason": writer[1]}, "reader": {"ok": reader[0], "reason": reader[1]}}
+
+
+def post_webhook(url, body):
+    from urllib.request import Request, urlopen
+    try:
+        urlopen(Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}),
+                timeout=2).close()
+    except Exception as exc:  # pylint: disable=broad-except
+        log("webhook failed", error=str(exc)[:200])
+
+
+class CheckState:
+    """The local state for health checks: one persistent connection (no connection storm at
+    max_connections), refreshed at most every 0.2 s, shared by the HTTP threads."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.lock = threading.Lock()
+        self.cluster = NodeCluster(cfg)
+        self.cached, self.at = None, 0.0
+
+    def get(self):
+        with self.lock:
+            if self.cached is None or time.monotonic() - self.at > 0.2:
+                self.cached, self.at = self.cluster.state(self.cluster.me), time.monotonic()
+            return self.cached
+
+
+def make_handler(manager, checks):
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "ha-lamp-db-manager"
+
+        def _send(self, code, body, ctype="text/plain"):
+            data = body.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # HAProxy closes a check as soon as it has read the status line
+
+        def do_GET(self):  # noqa: N802 (http.server naming)
+            path = self.path.split("?", 1)[0]
+            local = checks.get()
+            writer, reader = manager.decisions(local)
+            if path == "/writer":
+                self._send(200 if writer[0] else 503, writer[1] + "\n")
+            elif path == "/reader":
+                self._send(200 if reader[0] else 503, reader[1] + "\n")
+            elif path == "/status":
+                self._send(200, json.dumps(manager.status(local), default=str, sort_keys=True) + "\n",
+                           "application/json")
+            else:
+                self._send(404, "unknown path; use /writer, /reader or /status\n")
+
+        do_HEAD = do_GET
+
+        def log_message(self, fmt, *args):  # checks every second: keep the journal quiet
+            return
+
+    return Handler
+
+
+REQUIRED = ("node", "cluster", "nodes", "server_ids", "etcd_endpoints", "socket", "local_user", "monitor_user",
+            "monitor_password", "repl_user", "repl_password", "ttl")
+DEFAULTS = {"port": 3306, "listen": "0.0.0.0", "http_port": 9200, "max_lag": 10, "tick": 0.25,
+            "renew_interval": 1.0, "fence_margin": 2.0, "check_window": 2.0, "fail_limit": 3,
+            "failover_window": 300, "nofailover": False, "connect_timeout": 1, "read_timeout": 5,
+            "etcd_timeout": 1.0, "fence_timeout": 3.0, "apply_timeout": 60, "switchover_timeout": 5, "claim_backoff": 10,
+            "repl_ssl": False, "heartbeat": 1, "connect_retry": 1}
+
+
+def load_config(path):
+    with open(path, encoding="utf-8") as handle:
+        cfg = json.load(handle)
+    missing = [k for k in REQUIRED if k not in cfg]
+    if missing:
+        raise ValueError("missing %s in %s" % (", ".join(missing), path))
+    for key, value in DEFAULTS.items():
+        cfg.setdefault(key, value)
+    return cfg
+
+
+def main(argv):
+    path = argv[1] if len(argv) > 1 else DEFAULT_CONFIG
+    try:
+        cfg = load_config(path)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write("ha-lamp-db-manager: bad configuration: %s\n" % exc)
+        return 2
+    if pymysql is None:
+        sys.stderr.write("ha-lamp-db-manager: python3-pymysql is not installed\n")
+        return 2
+    manager = Manager(cfg)
+    for target in (manager.renewer, manager.watchdog, manager.run):
+        threading.Thread(target=target, daemon=True).start()
+    server = ThreadingHTTPServer((cfg["listen"], int(cfg["http_port"])), make_handler(manager, CheckState(cfg)))
+    server.daemon_threads = True
+    log("listening", node=cfg["node"], port=cfg["http_port"], ttl=cfg["ttl"])
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
