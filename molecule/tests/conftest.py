@@ -61,7 +61,7 @@ class Lab:
 def lab():
     out = subprocess.run(["ansible-inventory", "-i", INVENTORY, "--list"], check=True, capture_output=True, text=True)
     inv = json.loads(out.stdout)
-    groups = {g: inv.get(g, {}).get("hosts", []) for g in ("loadbalancers", "webservers", "databases")}
+    groups = {g: inv.get(g, {}).get("hosts", []) for g in ("loadbalancers", "webservers", "databases", "dcs")}
     hostvars = inv["_meta"]["hostvars"]
     vip = hostvars[groups["loadbalancers"][0]]["ha_lamp_vips"][0]["address"].split("/")[0]
     return Lab(hostvars=hostvars, groups=groups, vip=vip)

@@ -161,6 +161,22 @@ class Etcd:
     def revoke(self, lease):
         self.call("lease/revoke", {"ID": str(lease)})
 
+    # -- leadership ----------------------------------------------------------------------
+    def move_leader_off(self, endpoint):
+        """If the etcd member at `endpoint` is the raft leader, hand leadership to another healthy
+        member. Returns the new leader's endpoint, or None when nothing was moved."""
+        status = self.member_status()
+        here = status.get(endpoint) or {}
+        if here.get("error") or not here.get("member_id") or here.get("leader") != here.get("member_id"):
+            return None
+        for other, st in sorted(status.items()):
+            if other != endpoint and not st.get("error") and st.get("member_id"):
+                single = Etcd([endpoint], timeout=self.timeout * 3)
+                single.context = self.context
+                single.call("maintenance/transfer-leadership", {"targetID": st["member_id"]})
+                return other
+        return None
+
     # -- health --------------------------------------------------------------------------
     def member_status(self):
         """Status of every endpoint on its own: {endpoint: {...} or {"error": ...}}."""

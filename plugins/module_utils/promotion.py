@@ -1,15 +1,17 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: Apache-2.0
-"""Critical section of switchover, failover and rejoin for MariaDB GTID semi-sync replication.
+"""SQL building blocks for MariaDB GTID semi-sync replication, shared by the database manager
+(roles/mysql/files/ha_lamp_db_manager.py, which promotes, fences and repoints its own node) and by
+the mysql_promotion module (playbooks/rejoin.yml and playbooks/db_status.yml).
 
-The order of the SQL follows promotion-checklist.md (C1-C10). Pure decision functions come first
-(unit-tested in tests/unit/plugins/module_utils/test_promotion.py); the Cluster class below runs
-the steps over PyMySQL and logs each one with a UTC timestamp, so the playbook output is the
-record of what happened and when.
+Pure decision functions come first (unit-tested in tests/unit/plugins/module_utils/test_promotion.py);
+the Cluster class below runs the steps over PyMySQL (state, GTID wait, promote, make_replica, open
+writes, ...) and logs each one with a UTC timestamp, so the playbook output is the record of what
+happened and when. The procedures at the end plan and run a rejoin. The decisions of automatic
+failover and switchover are in module_utils/db_manager.py, not here.
 
 Every step that changes a server is written so that an interrupted run can be re-run: fencing
-is SET GLOBAL read_only=ON, repointing is STOP SLAVE / CHANGE MASTER / START SLAVE, and the
-promotion checks what is already done.
+is SET GLOBAL read_only=ON, repointing is STOP SLAVE / CHANGE MASTER / START SLAVE.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +24,7 @@ import threading
 import time
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.mysql_topology import (
-    dominates, domain_positions, format_gtid, missing_gtids, parse_gtid_list, received_position)
+    format_gtid, missing_gtids, parse_gtid_list)
 
 try:
     import pymysql
@@ -44,149 +46,17 @@ class PromotionError(Exception):
 # Pure decisions
 # ---------------------------------------------------------------------------------------------
 
-def choose_candidate(replicas, target=None, max_lag=None, require_superset=True):
-    """Pick the replica to promote: the one that RECEIVED the most (checklist C2).
-
-    replicas: {name: {"gtid_io_pos", "gtid_current_pos", "sql_running", "io_running", "lag",
-    "error"}}. A replica is eligible when it is reachable and its SQL thread is not stopped by
-    an error (it must apply its relay log before promotion). The candidate must have received
-    at least what every other replica received, in every GTID domain; otherwise promoting it
-    would discard transactions a peer holds. Ties go to the smallest lag, then the name.
-    A switchover passes require_superset=False: the primary is alive and the candidate catches
-    up after the fence, so positions read one after the other under load need not be ordered.
-    Returns (name, reason).
-    """
-    if not replicas:
-        raise PromotionError("no replica is reachable: nothing to promote")
-    eligible = {}
-    excluded = []
-    for name, rep in sorted(replicas.items()):
-        if rep.get("error"):
-            excluded.append("%s (unreachable: %s)" % (name, rep["error"]))
-        elif rep.get("errant"):
-            excluded.append("%s (errant transactions %s)" % (name, rep["errant"]))
-        elif rep.get("sql_error"):
-            excluded.append("%s (SQL thread error: %s)" % (name, rep["sql_error"]))
-        elif max_lag is not None and rep.get("lag") is not None and rep["lag"] > max_lag:
-            excluded.append("%s (lag %ss > %ss)" % (name, rep["lag"], max_lag))
-        else:
-            eligible[name] = received_position(rep)
-    if target is not None:
-        if target not in replicas:
-            raise PromotionError("target %s is not a replica of the primary (replicas: %s)"
-                                 % (target, ", ".join(sorted(replicas)) or "none"))
-        if target not in eligible:
-            raise PromotionError("target %s is not eligible: %s" % (
-                target, "; ".join(e for e in excluded if e.startswith(target + " "))))
-    if not eligible:
-        raise PromotionError("no eligible replica: %s" % "; ".join(excluded))
-    received_all = {n: received_position(r) for n, r in replicas.items() if not r.get("error")}
-    names = [target] if target is not None else sorted(eligible)
-    superset = [n for n in names if all(dominates(eligible[n], pos) for pos in received_all.values())]
-    if not superset and not require_superset:
-        superset = sorted(names, key=lambda n: tuple(-seq for _d, (seq, _s) in sorted(domain_positions(eligible[n]).items())))[:1]
-    if not superset:
-        if target is not None:
-            better = sorted(n for n, pos in received_all.items() if not dominates(eligible[target], pos))
-            raise PromotionError("target %s received less than %s (%s vs %s): promoting it would lose "
-                                 "transactions; wait for it to catch up or choose another target"
-                                 % (target, ", ".join(better), eligible[target],
-                                    ", ".join(received_all[b] for b in better)))
-        raise PromotionError("no eligible replica received everything the others received (%s): "
-                             "refusing to promote" % ", ".join("%s=%s" % (n, p) for n, p in sorted(received_all.items())))
-
-    def rank(name):
-        lag = replicas[name].get("lag")
-        return (lag if lag is not None else 1 << 30, name)
-
-    chosen = sorted(superset, key=rank)[0]
-    reason = "received %s" % (eligible[chosen] or "nothing")
-    if excluded:
-        reason += "; excluded: %s" % "; ".join(excluded)
-    return chosen, reason
-
-
-def primary_confirmed_dead(controller_error, replica_io):
-    """Checklist C1: fail over only when the controller cannot reach the primary AND every
-    reachable replica's IO thread has lost it. replica_io: {name: Slave_IO_Running or None if
-    the replica itself is unreachable}. Returns (dead, reason)."""
-    if controller_error is None:
-        return False, "the primary answers the controller: use playbooks/switchover.yml"
-    seen = {n: v for n, v in replica_io.items() if v is not None}
-    if not seen:
-        return False, "no replica is reachable to confirm the primary is gone"
-    connected = sorted(n for n, v in seen.items() if str(v) == "Yes")
-    if connected:
-        return False, ("the controller cannot reach the primary (%s) but %s still replicate from it: "
-                       "network partition between the controller and the primary, not a dead primary"
-                       % (controller_error, ", ".join(connected)))
-    return True, "controller: %s; replica IO threads: %s" % (
-        controller_error, ", ".join("%s=%s" % (n, v) for n, v in sorted(seen.items())))
-
-
-def semisync_verdict(observations, now, max_age):
-    """Was the primary semi-synchronous until it died? observations: {replica: record} from the
-    agents' /status (semisync_observed). Returns (safe, reason).
-
-    Safe only when some replica saw semi-sync ON, no replica saw it OFF after that, and the
-    newest ON observation is at most max_age seconds old. Older than that, the primary may have
-    fallen back to async (it does after rpl_semi_sync_master_timeout without acks) unseen.
-    """
-    records = {n: r for n, r in observations.items() if r and r.get("observed_at")}
-    if not records:
-        return False, "no replica observed the primary's semi-sync state"
-    last_on = max([r.get("last_on_at") or 0 for r in records.values()])
-    last_off = max([r.get("last_off_at") or 0 for r in records.values()])
-    if last_on == 0:
-        return False, "semi-sync was never seen ON on the primary"
-    if last_off > last_on:
-        return False, "semi-sync had fallen back to asynchronous replication (seen OFF %.0fs ago, after the last ON)" % (
-            now - last_off)
-    age = now - last_on
-    if age > max_age:
-        return False, "last semi-sync ON observation is %.0fs old (bound %ss): a fallback may have gone unseen" % (
-            age, max_age)
-    return True, "semi-sync ON %.0fs before now" % age
-
-
-def parse_time(text):
-    """ISO 8601 UTC ('2026-11-22T02:25:00Z') to epoch seconds; None if absent or invalid."""
-    if not text:
-        return None
-    try:
-        stamp = datetime.datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        return None
-    return (stamp - datetime.datetime(1970, 1, 1)).total_seconds()
-
-
-def failover_window_verdict(epoch, now, window):
-    """Anti-flap (checklist C11): refuse a failover within `window` seconds of the previous one.
-    Returns (allowed, reason)."""
-    if not epoch or epoch.get("reason") != "failover":
-        return True, "previous promotion was not a failover"
-    changed = parse_time(epoch.get("changed_at"))
-    if changed is None:
-        return False, "epoch %s records a failover without a valid changed_at" % epoch.get("epoch")
-    elapsed = now - changed
-    if elapsed < window:
-        return False, ("last failover (epoch %s, to %s) was %.0fs ago, within the %ss window"
-                       % (epoch.get("epoch"), epoch.get("primary"), elapsed, window))
-    return True, "last failover was %.0fs ago" % elapsed
-
-
 def newest_epoch(epochs):
-    """The highest epoch among the nodes' epoch files (list of dicts, None entries ignored)."""
-    valid = [e for e in epochs if isinstance(e, dict) and isinstance(e.get("epoch"), int)]
+    """The newest of the epochs the database managers report (list of dicts, others ignored).
+
+    A manager's /status 'epoch' is {epoch: revision of the leader key in etcd, primary: the
+    leader}; the highest revision is the newest leader any manager has seen."""
+    valid = [e for e in epochs if isinstance(e, dict) and isinstance(e.get("epoch"), int)
+             and not isinstance(e.get("epoch"), bool) and e.get("primary")]
     if not valid:
-        raise PromotionError("no node has a valid epoch file (/var/lib/ha-lamp/epoch): run site.yml first")
+        raise PromotionError("no database manager reports a leader in etcd (/status 'epoch'): "
+                             "check playbooks/db_status.yml")
     return sorted(valid, key=lambda e: e["epoch"])[-1]
-
-
-def next_epoch(current, primary, reason, now):
-    stamp = datetime.datetime.utcfromtimestamp(now).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"epoch": int(current["epoch"]) + 1, "primary": primary, "reason": reason,
-            "changed_at": stamp, "previous": current.get("primary")}
 
 
 def rejoin_verdict(node, node_state, primary, primary_state, primary_slave_pos=""):
@@ -216,31 +86,6 @@ def choose_donor(target, versions, healthy_replicas, primary):
         if name != target and versions.get(name) == want:
             return name
     return primary if versions.get(primary) == want and primary != target else ""
-
-
-def switchover_preflight(primary_state, replicas, max_lag):
-    """Checklist S preflight: the primary is semi-sync ON with clients and every replica runs both
-    threads under the lag bound. Returns a list of problems (empty: go)."""
-    problems = []
-    status = primary_state.get("semisync_status", {})
-    if str(status.get("Rpl_semi_sync_master_status")) != "ON":
-        problems.append("semi-sync is OFF on the primary (asynchronous replication)")
-    try:
-        clients = int(status.get("Rpl_semi_sync_master_clients") or 0)
-    except ValueError:
-        clients = 0
-    if clients < 1:
-        problems.append("the primary has no semi-sync replica connected")
-    for name, rep in sorted(replicas.items()):
-        if rep.get("error"):
-            problems.append("%s unreachable: %s" % (name, rep["error"]))
-            continue
-        if rep.get("io_running") != "Yes" or rep.get("sql_running") != "Yes":
-            problems.append("%s replication threads not running (IO=%s, SQL=%s)"
-                            % (name, rep.get("io_running"), rep.get("sql_running")))
-        elif rep.get("lag") is None or rep["lag"] > max_lag:
-            problems.append("%s lag %s above %ss" % (name, rep.get("lag"), max_lag))
-    return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,67 +221,18 @@ class Cluster:
         return results
 
     def newest_epoch(self, statuses=None):
-        """The newest epoch file among the nodes, read through their agents' /status."""
+        """The current leader as the database managers see it in etcd, read through their /status
+        ('epoch': {epoch: leader key revision, primary: leader})."""
         statuses = statuses or self.agent_statuses()
         epoch = newest_epoch([st.get("epoch") for st in statuses.values() if not st.get("error")])
-        self.step(epoch["primary"], "current epoch", "%s (%s, %s)" % (epoch["epoch"], epoch.get("reason", "?"),
-                                                                      epoch.get("changed_at", "?")))
+        self.step(epoch["primary"], "current leader", "leader key revision %s" % epoch["epoch"])
         return epoch
-
-    def parallel(self, nodes, sql):
-        """Run one statement on several nodes at once, each on its own connection.
-
-        STOP SLAVE blocks while the IO thread is stuck connecting to a dead primary (up to
-        slave_net_timeout): doing it everywhere at once pays that wait once."""
-        errors = {}
-
-        def run_one(node):
-            try:
-                self.query(node, sql)
-            except Exception as exc:  # pylint: disable=broad-except
-                errors[node] = str(exc)[:200]
-
-        for node in nodes:
-            self.conn(node)  # connect first, from this thread
-        threads = [threading.Thread(target=run_one, args=(n,)) for n in nodes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for node in nodes:
-            self.step(node, sql, "error: %s" % errors[node] if node in errors else "")
-        if errors:
-            raise PromotionError("%s failed on %s" % (sql, ", ".join("%s (%s)" % kv for kv in sorted(errors.items()))))
 
     # -- topology --------------------------------------------------------------------------
     def survey(self):
         return {n: self.state(n) for n in sorted(self.nodes)}
 
-    @staticmethod
-    def replica_view(state):
-        rep = state.get("replica") or {}
-        return {"gtid_io_pos": rep.get("gtid_io_pos", ""), "gtid_current_pos": state.get("gtid_current_pos", ""),
-                "io_running": rep.get("io_running"), "sql_running": rep.get("sql_running"),
-                "lag": rep.get("lag"), "sql_error": rep.get("sql_error") if rep.get("sql_running") != "Yes" else ""}
-
     # -- building blocks ---------------------------------------------------------------------
-    def fence(self, node, admin_users):
-        """Checklist C5: read_only, then kill client sessions (replication and admin sessions stay)."""
-        self.execute(node, "SET GLOBAL read_only = ON")
-        killed = []
-        for row in self.query(node, "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST "
-                                    "WHERE ID <> CONNECTION_ID()"):
-            if row["USER"] in admin_users or row["USER"] in ("system user", "event_scheduler", "") \
-                    or row["COMMAND"] in ("Binlog Dump", "Daemon"):
-                continue
-            try:
-                self.query(node, "KILL CONNECTION %d" % int(row["ID"]))
-                killed.append("%s/%s" % (row["ID"], row["USER"]))
-            except Exception:  # pylint: disable=broad-except
-                pass  # already gone
-        self.step(node, "killed client connections", ", ".join(killed) or "none")
-        return killed
-
     def frozen_position(self, node, tries=20):
         """Re-read @@gtid_binlog_pos until two reads agree (in-flight commits finished)."""
         last = None
@@ -491,22 +287,6 @@ class Cluster:
         self.execute(node, "SET GLOBAL rpl_semi_sync_slave_enabled = OFF")
         self.execute(node, "SET GLOBAL rpl_semi_sync_master_enabled = ON")
 
-    def wait_semisync_client(self, node, timeout):
-        deadline = time.time() + timeout
-        while True:
-            status = {r["Variable_name"]: r["Value"] for r in
-                      self.query(node, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'")}
-            clients = int(status.get("Rpl_semi_sync_master_clients") or 0)
-            if clients >= 1:
-                self.step(node, "semi-sync replicas connected", "clients=%d status=%s"
-                          % (clients, status.get("Rpl_semi_sync_master_status")))
-                return True
-            if time.time() >= deadline:
-                self.step(node, "no semi-sync replica connected", "after %ss; opening writes anyway "
-                          "(first commit waits rpl_semi_sync_master_timeout)" % timeout)
-                return False
-            time.sleep(0.1)
-
     def open_writes(self, node):
         self.execute(node, "SET GLOBAL read_only = OFF")
 
@@ -534,167 +314,19 @@ def current_primary(cluster, survey, epoch):
     if len(writable) > 1:
         raise PromotionError("several writable primaries (%s): split brain, fix by hand first" % ", ".join(writable))
     if writable and writable[0] != epoch["primary"]:
-        raise PromotionError("the writable node %s is not the epoch's primary %s" % (writable[0], epoch["primary"]))
+        raise PromotionError("the writable node %s is not the leader in etcd %s" % (writable[0], epoch["primary"]))
     if not writable:
-        raise PromotionError("no writable primary (epoch names %s): use playbooks/failover.yml" % epoch["primary"])
+        raise PromotionError("no writable primary (the leader in etcd is %s): wait for the database managers "
+                             "to promote one, or see playbooks/failover.yml" % epoch["primary"])
     return writable[0]
-
-
-def plan_switchover(cluster, epoch, target, max_lag):
-    survey = cluster.survey()
-    primary = current_primary(cluster, survey, epoch)
-    # Read the primary again AFTER the replicas: it only moves forward, so a genuine replica is
-    # always contained in this later read, even under write load.
-    after = cluster.state(primary)
-    if after.get("error"):
-        raise PromotionError("primary %s stopped answering during the preflight: %s" % (primary, after["error"]))
-    replicas = {}
-    for name, st in survey.items():
-        if name == primary:
-            continue
-        if st.get("error"):
-            replicas[name] = {"error": st["error"]}
-        elif st["replica"] and cluster.name_of(st["replica"]["master_host"]) == primary:
-            replicas[name] = cluster.replica_view(st)
-            # A replica holding writes the primary never had must not become the primary.
-            errant = missing_gtids(st["gtid_binlog_state"], after["gtid_binlog_state"], after["gtid_slave_pos"])
-            if errant:
-                replicas[name]["errant"] = ",".join("%d-%d-%d" % e for e in errant)
-    problems = switchover_preflight(survey[primary], replicas, max_lag)
-    if problems:
-        raise PromotionError("switchover preflight failed: " + "; ".join(problems))
-    candidate, reason = choose_candidate(replicas, target=target, max_lag=max_lag, require_superset=False)
-    cluster.step(candidate, "chosen as the new primary", reason)
-    return {"primary": primary, "candidate": candidate, "replicas": sorted(replicas),
-            "survey": survey}
-
-
-def run_switchover(cluster, primary, candidate, others, catchup_timeout, admin_users, verify_timeout):
-    """Fence -> catch up (or undo) -> promote -> repoint -> open writes -> verify."""
-    cluster.step(primary, "switchover start", "to %s" % candidate)
-    cluster.fence(primary, admin_users)
-    frozen = cluster.frozen_position(primary)
-    if not cluster.gtid_wait(candidate, frozen, catchup_timeout):
-        cluster.open_writes(primary)
-        cluster.step(primary, "fence undone", "candidate %s did not reach %s within %ss" % (candidate, frozen, catchup_timeout))
-        raise PromotionError("candidate %s did not apply %s within %ss; the fence on %s was undone"
-                             % (candidate, frozen, catchup_timeout, primary))
-    cluster.promote(candidate)
-    for node in others:
-        cluster.make_replica(node, candidate)
-    cluster.make_replica(primary, candidate, demote=True)
-    cluster.wait_semisync_client(candidate, 3)
-    cluster.open_writes(candidate)
-    cluster.step(candidate, "writes open", "new primary")
-    return verify(cluster, candidate, others + [primary], verify_timeout)
-
-
-def verify(cluster, primary, replicas, timeout):
-    st = cluster.state(primary)
-    problems = []
-    if st.get("error") or st["read_only"] != "OFF" or st["replica"]:
-        problems.append("%s is not a writable primary: %s" % (primary, st.get("error") or st))
-    for node in replicas:
-        if not cluster.wait_replicating(node, timeout):
-            problems.append("%s is not replicating from %s" % (node, primary))
-    return problems
-
-
-def plan_failover(cluster, epoch, confirm_timeout, max_lag, semisync_max_age, force, window):
-    old = epoch["primary"]
-    now = time.time()
-    allowed, why = failover_window_verdict(epoch, now, window)
-    if not allowed and not force:
-        raise PromotionError("failover refused: %s (-e ha_lamp_failover_force=true to override)" % why)
-    cluster.step(old, "anti-flap window", why)
-    deadline = time.time() + confirm_timeout
-    while True:
-        controller_error = cluster.probe(old, timeout=2) if old in cluster.nodes else "not in the inventory"
-        old_state = None
-        if controller_error is None:
-            # It answers. A primary restarted after a crash comes back read-only (config file) and
-            # serves no writes: fail over from it like from a dead one, but wait for its binlog.
-            old_state = cluster.state(old)
-            if not old_state.get("error") and old_state["read_only"] == "ON" and not old_state["replica"]:
-                cluster.step(old, "old primary restarted read-only", "binlog at %s" % old_state["gtid_binlog_pos"])
-                break
-        survey = {n: cluster.state(n) for n in sorted(cluster.nodes) if n != old}
-        io = {}
-        for name, st in survey.items():
-            if st.get("error"):
-                io[name] = None
-            elif st["replica"] and cluster.name_of(st["replica"]["master_host"]) == old:
-                io[name] = st["replica"]["io_running"]
-        dead, reason = primary_confirmed_dead(controller_error, io)
-        if dead or controller_error is None or time.time() >= deadline:
-            break
-        time.sleep(0.5)
-    restarted = old_state is not None and not old_state.get("error") and old_state["read_only"] == "ON" \
-        and not old_state["replica"]
-    if restarted:
-        dead, reason = True, "the old primary restarted read-only and serves no writes"
-        survey = {n: cluster.state(n) for n in sorted(cluster.nodes) if n != old}
-        io = {n: (None if st.get("error") else "restarted") for n, st in survey.items()
-              if st.get("error") or (st["replica"] and cluster.name_of(st["replica"]["master_host"]) == old)}
-    if not dead:
-        raise PromotionError("failover refused: %s" % reason)
-    cluster.step(old, "primary confirmed gone", reason)
-    observations = {}
-    for name in io:
-        status = cluster.agent_status(name)
-        rec = status.get("semisync_observed") or {}
-        if cluster.name_of(rec.get("primary", "")) == old:
-            observations[name] = rec
-    safe, why = semisync_verdict(observations, time.time(), semisync_max_age)
-    if restarted:
-        safe, why = True, "not needed: the old primary's binlog is readable and the candidate applies all of it"
-    if not safe and not force:
-        raise PromotionError("failover refused: %s; acknowledged writes may be lost "
-                             "(-e ha_lamp_failover_force=true to accept)" % why)
-    cluster.step(old, "semi-sync check", why + (" (forced)" if not safe else ""))
-    replicas = {n: cluster.replica_view(survey[n]) if survey[n].get("replica") else {"error": "not a replica"}
-                for n in io if io[n] is not None}
-    candidate, reason = choose_candidate(replicas, max_lag=None)
-    cluster.step(candidate, "chosen as the new primary", reason)
-    return {"primary": old, "candidate": candidate, "replicas": sorted(replicas), "semisync_safe": safe,
-            "received": received_position(replicas[candidate]),
-            "old_binlog_pos": old_state["gtid_binlog_pos"] if restarted else ""}
-
-
-def run_failover(cluster, old, candidate, others, apply_timeout, verify_timeout, old_binlog_pos=""):
-    """Apply relay log -> promote -> repoint -> open writes -> fence the old primary if it answers."""
-    cluster.step(old, "failover start", "to %s" % candidate)
-    st = cluster.state(candidate)
-    received = received_position(cluster.replica_view(st))
-    if old_binlog_pos and not dominates(received, old_binlog_pos):
-        # The old primary restarted read-only and still serves its binlog: fetch all of it.
-        received = old_binlog_pos
-    # Never restart the candidate's IO thread before this (checklist C4): relay logs would be lost.
-    if not cluster.gtid_wait(candidate, received, apply_timeout):
-        raise PromotionError("candidate %s did not apply its relay log up to %s within %ss; nothing was changed"
-                             % (candidate, received, apply_timeout))
-    cluster.parallel([candidate] + list(others), "STOP SLAVE")
-    cluster.promote(candidate)
-    for node in others:
-        cluster.make_replica(node, candidate)
-    cluster.wait_semisync_client(candidate, 3)
-    cluster.open_writes(candidate)
-    cluster.step(candidate, "writes open", "new primary")
-    if cluster.probe(old, timeout=1) is None:
-        try:
-            cluster.execute(old, "SET GLOBAL read_only = ON")
-        except Exception as exc:  # pylint: disable=broad-except
-            cluster.step(old, "fence failed", str(exc)[:200])
-    else:
-        cluster.step(old, "old primary unreachable", "not fenced: its config file keeps it read_only on restart, "
-                     "and the epoch file no longer names it")
-    return verify(cluster, candidate, others, verify_timeout)
 
 
 def plan_rejoin(cluster, epoch, only=None):
     survey = cluster.survey()
     primary = current_primary(cluster, survey, epoch)
-    pstate = cluster.state(primary)  # read after the others, see plan_switchover
+    # Read the primary again AFTER the others: it only moves forward, so a node holding nothing
+    # errant is always contained in this later read, even under write load.
+    pstate = cluster.state(primary)
     if pstate.get("error"):
         raise PromotionError("primary %s stopped answering: %s" % (primary, pstate["error"]))
     actions = {}

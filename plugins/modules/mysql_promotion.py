@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: Apache-2.0
-"""Plan and run MariaDB switchover, failover and rejoin (critical section in module_utils/promotion)."""
+"""Survey the database nodes, and plan and run a rejoin (SQL building blocks in module_utils/promotion)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,15 +10,18 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: mysql_promotion
-short_description: Switchover, failover and rejoin for MariaDB GTID semi-sync replication
+short_description: Status and rejoin for MariaDB GTID semi-sync replication
 description:
   - Runs on the controller and talks to every database node's port directly with PyMySQL.
-  - C(plan_*) actions only read (topology, health, semi-sync observations) and decide; they
-    refuse with an explanation when the promotion would be unsafe.
-  - C(switchover), C(failover) and C(rejoin) run the critical section in one process, each
-    step logged with a UTC timestamp in C(log).
-  - The playbooks write the new epoch file between plan and run, so HAProxy's writer check
-    stops sending writes to the old primary before it is fenced.
+  - Failover and switchover are not done here; the database managers on the nodes
+    (roles/mysql/files/ha_lamp_db_manager.py) run them through the leader lease in etcd.
+  - C(status) reads every node's replication state and its database manager's C(/status).
+  - C(plan_rejoin) only reads and decides which nodes outside the topology may replicate from
+    the current primary; it refuses a node holding errant transactions, with an explanation.
+  - C(rejoin) makes the given nodes read-only semi-sync replicas of the primary, each step
+    logged with a UTC timestamp in C(log).
+  - "The current primary is the leader in etcd, read through the managers' C(/status) field
+    C(epoch) = C({epoch: revision of the leader key, primary: leader})."
 version_added: 0.1.0
 author: onprem.ha_lamp maintainers
 options:
@@ -26,15 +29,16 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [status, plan_switchover, switchover, plan_failover, failover, plan_rejoin, rejoin]
+    choices: [status, plan_rejoin, rejoin]
   nodes:
     description: "C({name: address}) of every database node."
     type: dict
     required: true
   epoch:
     description:
-      - The newest epoch file content (C(epoch), C(primary), C(reason), C(changed_at)).
-      - Default, the newest epoch the nodes' health agents report on C(/status).
+      - "The current leader as C({epoch: leader key revision, primary: leader}) (plan_rejoin, and
+        rejoin without C(primary))."
+      - Default, the newest one the nodes' database managers report in C(/status) (field C(epoch)).
     type: dict
   login_user:
     description: Admin account on every node.
@@ -49,94 +53,68 @@ options:
     type: int
     default: 3306
   replication_user:
-    description: Account replicas use to connect (CHANGE MASTER).
+    description: Account replicas use to connect (CHANGE MASTER); required by rejoin.
     type: str
   replication_password:
-    description: Its password.
+    description: Its password; required by rejoin.
     type: str
   replication_ssl:
-    description: MASTER_SSL of repointed replicas.
+    description: MASTER_SSL of rejoined replicas.
     type: bool
     default: false
-  admin_users:
-    description: Accounts whose sessions the fence does not kill.
-    type: list
-    elements: str
-    default: []
   primary:
-    description: Current primary (switchover, failover; rejoin defaults to the epoch's primary).
-    type: str
-  candidate:
-    description: Node to promote (switchover, failover).
-    type: str
-  target:
-    description: Requested switchover target; empty picks the replica that received the most.
+    description: Primary the nodes rejoin (rejoin; default, the leader in C(epoch)).
     type: str
   others:
-    description: Other replicas to repoint (switchover, failover) or nodes to rejoin (rejoin, plan_rejoin filter).
+    description: Nodes to rejoin (rejoin), or the only nodes to consider (plan_rejoin; empty, all).
     type: list
     elements: str
     default: []
-  max_lag:
-    description: Largest replica lag (s) accepted by the switchover preflight.
-    type: int
-    default: 10
-  catchup_timeout:
-    description: "Seconds the candidate gets to apply everything (switchover: else the fence is undone)."
-    type: int
-    default: 10
-  confirm_timeout:
-    description: Seconds failover waits for the replicas' IO threads to lose the primary.
-    type: int
-    default: 10
-  semisync_max_age:
-    description: Newest semi-sync ON observation must be at most this old (s) for an unforced failover.
-    type: int
-    default: 30
-  window:
-    description: Anti-flap window (s) after a failover during which another one is refused.
-    type: int
-    default: 3600
-  force:
-    description: Override the semi-sync and anti-flap refusals of failover.
-    type: bool
-    default: false
   agent_port:
-    description: Health agent port (failover reads C(/status) for semi-sync observations).
+    description: HTTP port of the database managers (C(/status)).
     type: int
     default: 9200
   verify_timeout:
-    description: Seconds to wait for repointed replicas to run both threads.
+    description: Seconds to wait for rejoined replicas to run both threads.
     type: int
     default: 15
-  old_binlog_pos:
-    description: For failover from a primary that restarted read-only, its gtid_binlog_pos (from plan_failover).
-    type: str
-    default: ""
 attributes:
   check_mode:
     support: partial
-    details: plan_* and status run in check mode; the other actions are skipped.
+    details: plan_rejoin and status run in check mode; rejoin is skipped.
 requirements:
   - PyMySQL on the host running the module (the controller)
 '''
 
 EXAMPLES = r'''
-- name: Plan a switchover to db2
+- name: Find nodes outside the topology and check them for errant transactions
   onprem.ha_lamp.mysql_promotion:
-    action: plan_switchover
+    action: plan_rejoin
     nodes: {db1: 10.0.0.31, db2: 10.0.0.32, db3: 10.0.0.33}
-    epoch: {epoch: 1, primary: db1}
-    target: db2
     login_user: ha_lamp_admin
     login_password: "{{ ha_lamp_db_root_password }}"
+  register: plan
+  no_log: true
+
+- name: Rejoin db1 as a replica of the current primary
+  onprem.ha_lamp.mysql_promotion:
+    action: rejoin
+    nodes: {db1: 10.0.0.31, db2: 10.0.0.32, db3: 10.0.0.33}
+    primary: "{{ plan.plan.primary }}"
+    others: [db1]
+    login_user: ha_lamp_admin
+    login_password: "{{ ha_lamp_db_root_password }}"
+    replication_user: ha_lamp_repl
+    replication_password: "{{ ha_lamp_db_replication_password }}"
   no_log: true
 '''
 
 RETURN = r'''
 plan:
-  description: Decision of a plan_* action (primary, candidate, replicas, ...).
-  returned: plan_* actions
+  description: >-
+    Decision of plan_rejoin: primary, nodes ({name: {action: rejoin|refuse|none|skip, reason}}),
+    versions (MariaDB series), donors (reseed donor per node) and epoch (the leader it used).
+  returned: action=plan_rejoin
   type: dict
 log:
   description: Timestamped steps (time, node, step, detail).
@@ -144,7 +122,7 @@ log:
   type: list
   elements: dict
 survey:
-  description: State of every node (status action).
+  description: State of every node, with its database manager's /status under C(agent) (status action).
   returned: action=status
   type: dict
 '''
@@ -170,20 +148,6 @@ def run(module):
             for name in survey:
                 survey[name]["agent"] = agents.get(name, {})
             result["survey"] = survey
-        elif action == "plan_switchover":
-            epoch = _epoch(module, cluster)
-            plan = pr.plan_switchover(cluster, epoch, p["target"] or None, p["max_lag"])
-            plan.pop("survey", None)
-            plan["others"] = [n for n in plan["replicas"] if n != plan["candidate"]]
-            plan["epoch"] = epoch
-            result["plan"] = plan
-        elif action == "plan_failover":
-            epoch = _epoch(module, cluster)
-            plan = pr.plan_failover(cluster, epoch, p["confirm_timeout"], p["max_lag"],
-                                    p["semisync_max_age"], p["force"], p["window"])
-            plan["others"] = [n for n in plan["replicas"] if n != plan["candidate"]]
-            plan["epoch"] = epoch
-            result["plan"] = plan
         elif action == "plan_rejoin":
             epoch = _epoch(module, cluster)
             result["plan"] = pr.plan_rejoin(cluster, epoch, only=p["others"] or None)
@@ -194,24 +158,15 @@ def run(module):
         else:
             _require(module, ("replication_user", "replication_password"))
             result["changed"] = True
-            if action == "switchover":
-                _require(module, ("primary", "candidate"))
-                problems = pr.run_switchover(cluster, p["primary"], p["candidate"], p["others"], p["catchup_timeout"],
-                                             p["admin_users"], p["verify_timeout"])
-            elif action == "failover":
-                _require(module, ("primary", "candidate"))
-                problems = pr.run_failover(cluster, p["primary"], p["candidate"], p["others"], p["catchup_timeout"],
-                                           p["verify_timeout"], p["old_binlog_pos"] or "")
-            else:
-                primary = p["primary"] or _epoch(module, cluster)["primary"]
-                problems = pr.run_rejoin(cluster, primary, p["others"], p["verify_timeout"])
+            primary = p["primary"] or _epoch(module, cluster)["primary"]
+            problems = pr.run_rejoin(cluster, primary, p["others"], p["verify_timeout"])
             if problems:
                 module.fail_json(msg="%s finished with problems: %s" % (action, "; ".join(problems)),
                                  log=cluster.log, changed=True)
     except pr.PromotionError as exc:
         module.fail_json(msg=to_native(exc), log=cluster.log, changed=bool(result["changed"]))
     except Exception as exc:  # pylint: disable=broad-except
-        # A server error in the middle of a critical section: report what was done so far.
+        # A server error in the middle of a rejoin: report what was done so far.
         module.fail_json(msg="%s failed: %s" % (action, to_native(exc)), log=cluster.log, changed=result["changed"])
     finally:
         cluster.close()
@@ -221,7 +176,7 @@ def run(module):
 
 
 def _epoch(module, cluster):
-    """The epoch given by the playbook, else the newest one the agents report."""
+    """The leader given by the playbook, else the newest one the database managers report."""
     epoch = module.params["epoch"]
     if epoch:
         if "primary" not in epoch or "epoch" not in epoch:
@@ -239,8 +194,7 @@ def _require(module, names):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type="str", required=True, choices=["status", "plan_switchover", "switchover", "plan_failover",
-                                                            "failover", "plan_rejoin", "rejoin"]),
+            action=dict(type="str", required=True, choices=["status", "plan_rejoin", "rejoin"]),
             nodes=dict(type="dict", required=True),
             epoch=dict(type="dict"),
             login_user=dict(type="str", required=True),
@@ -249,20 +203,10 @@ def main():
             replication_user=dict(type="str"),
             replication_password=dict(type="str", no_log=True),
             replication_ssl=dict(type="bool", default=False),
-            admin_users=dict(type="list", elements="str", default=[]),
             primary=dict(type="str"),
-            candidate=dict(type="str"),
-            target=dict(type="str"),
             others=dict(type="list", elements="str", default=[]),
-            max_lag=dict(type="int", default=10),
-            catchup_timeout=dict(type="int", default=10),
-            confirm_timeout=dict(type="int", default=10),
-            semisync_max_age=dict(type="int", default=30),
-            window=dict(type="int", default=3600),
-            force=dict(type="bool", default=False),
             agent_port=dict(type="int", default=9200),
             verify_timeout=dict(type="int", default=15),
-            old_binlog_pos=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )

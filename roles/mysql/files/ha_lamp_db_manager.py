@@ -18,6 +18,8 @@ Every SQL and etcd call has a timeout, so a hung server or a partition cannot ha
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -39,6 +41,10 @@ except ImportError:  # pragma: no cover
     pymysql = None
 
 DEFAULT_CONFIG = "/etc/ha-lamp/db-manager.json"
+# Oldest local state a check may answer from (seconds). The writer's must be fresh; a replica's
+# may be a little older (its data is no fresher than its lag anyway).
+WRITER_MAX_AGE = 1.0
+READER_MAX_AGE = 3.0
 
 
 def log(message, **fields):
@@ -82,6 +88,9 @@ class Manager:
         self.etcd = Etcd(cfg["etcd_endpoints"], cfg.get("etcd_ca"), cfg.get("etcd_cert"), cfg.get("etcd_key"),
                          timeout=cfg["etcd_timeout"])
         self.cluster = NodeCluster(cfg)
+        # Reads of the local server get a short timeout of their own: a hung server is noticed
+        # after fail_limit x probe_timeout, while promotion steps keep the longer read_timeout.
+        self.probe = NodeCluster(dict(cfg, read_timeout=cfg["probe_timeout"]))
         self.lock = threading.RLock()
         self.lease = None
         self.renewed_at = float("-inf")   # monotonic send time of the last successful renewal
@@ -98,6 +107,8 @@ class Manager:
         self.last_start_slave = 0.0
         self.lag_unknown_since = None
         self.claim_again_at = 0.0
+        self.repointing = False
+        self.leader_check_at = 0.0
 
     # -- notification ---------------------------------------------------------------------
     def notify(self, name, once_key=None, **fields):
@@ -144,7 +155,7 @@ class Manager:
                 opened = self.opened
                 fence_at = self.deadlines()[1]
             if opened and time.monotonic() >= fence_at:
-                self.fence("the leader lease was not renewed for %ss" % round(time.monotonic() - self.renewed_at, 1))
+                self.fence_stale("the leader lease was not renewed for %ss" % round(time.monotonic() - self.renewed_at, 1))
 
     # -- local server -----------------------------------------------------------------------
     def fence(self, reason):
@@ -174,6 +185,22 @@ class Manager:
         killed += self.kill_clients()
         self.notify("fenced", reason=reason, read_only="ON" if done.get("ok") else done.get("error", "timed out"),
                     killed=killed, was_primary=was_open, ms=int((time.monotonic() - started) * 1000))
+        if worker.is_alive():
+            # Still blocked after fence_timeout with every session killed: a hung server, which
+            # must not wake up writable. (An error instead means the server went away: nothing to kill.)
+            self.kill_server("read_only could not be set within %ss (%s)" % (self.cfg["fence_timeout"], reason))
+
+    def fence_stale(self, reason):
+        """Fence a primary that lost (or never had) the lease. Commits waiting for a semi-sync ack
+        were never acknowledged: KILLing their sessions would commit them in the engine and leave an
+        errant tail (quarantine, reseed), while killing the server lets recovery discard them."""
+        waiting = (self.local.get("semisync_status") or {}).get("Rpl_semi_sync_master_wait_sessions")
+        if int(waiting or 0) > 0:
+            with self.lock:
+                self.opened = False
+            self.kill_server("%s; %s commits wait for a semi-sync ack" % (reason, waiting))
+        else:
+            self.fence(reason)
 
     def kill_clients(self):
         """KILL every client connection (admin sessions included); replication and system threads stay."""
@@ -200,14 +227,31 @@ class Manager:
             conn.close()
         return killed
 
+    def kill_server(self, reason):
+        """Last-resort fence of a server that cannot be fenced by SQL (hung, or stopped with
+        SIGSTOP): SIGKILL it. The unit grants this manager CAP_KILL and nothing else. systemd
+        restarts it read-only, and semi-sync recovery (init_rpl_role=SLAVE) truncates its
+        unacknowledged tail, so it rejoins as a replica."""
+        try:
+            out = subprocess.run(["systemctl", "show", "--property=MainPID", "--value", self.cfg["service"]],
+                                 capture_output=True, text=True, timeout=2, check=False).stdout.strip()
+            pid = int(out or 0)
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            self.notify("server_kill_failed", reason=reason, error=str(exc)[:200])
+            return
+        if pid > 0:
+            self.notify("server_killed", reason=reason, pid=pid)
+
     def read_local(self):
-        state = self.cluster.state(self.me)
+        state = self.probe.state(self.me)
         if not state.get("error"):
             try:
-                row = self.cluster.query(self.me, "SHOW GLOBAL STATUS LIKE 'Uptime'")
+                row = self.probe.query(self.me, "SHOW GLOBAL STATUS LIKE 'Uptime'")
                 state["uptime"] = int(row[0]["Value"]) if row else 0
             except Exception as exc:  # pylint: disable=broad-except
-                self.cluster.drop(self.me)
+                self.probe.drop(self.me)
                 state = {"error": str(exc)[:200]}
         return state
 
@@ -288,12 +332,14 @@ class Manager:
         if local.get("error"):
             self.publish("primary", self.me)
             if self.local_failures >= self.cfg["fail_limit"]:
+                # Dead: nothing to kill. Hung (it may wake up writable): killed before the key goes.
+                self.kill_server("MariaDB stopped answering on the leader: %s" % local["error"])
                 self.release("MariaDB unreachable on the leader %d times in a row: %s"
                              % (self.local_failures, local["error"]))
             return
         if self.opened and (restarted or local["read_only"] != "OFF"):
+            # A restarted server is read-only (its configuration says so): nothing to fence.
             self.release("MariaDB %s under the leader" % ("restarted" if restarted else "was set read-only"))
-            self.fence("leader lost its server state")
             return
         if not self.opened:
             intent = (view.get("intent") or {}).get("value") or {}
@@ -311,6 +357,7 @@ class Manager:
             return
         self.publish("primary", self.me)
         self.update_sync(view, local)
+        self.keep_etcd_leader_away()
         if view.get("switchover"):
             self.hand_over(view)
 
@@ -381,6 +428,23 @@ class Manager:
             except DcsError as exc:
                 self.etcd_error = str(exc)
 
+    def keep_etcd_leader_away(self):
+        """When this host also runs an etcd member, keep etcd's raft leader elsewhere: losing the
+        primary's host then costs no etcd election, and etcd does not restart every lease's TTL (a
+        new raft leader does), so the failover comes one TTL after the loss, not an election later."""
+        endpoint = self.cfg.get("local_etcd_endpoint")
+        if not endpoint or time.monotonic() < self.leader_check_at:
+            return
+        self.leader_check_at = time.monotonic() + 5
+        try:
+            moved_to = self.etcd.move_leader_off(endpoint)
+        except DcsError as exc:
+            log("cannot move the etcd leader", error=str(exc)[:200])
+            return
+        if moved_to:
+            self.notify("etcd_leader_moved", reason="the database primary's host held etcd's raft leader",
+                        new_etcd_leader=moved_to)
+
     def hand_over(self, view):
         request = view["switchover"]["value"] or {}
         target, rid = request.get("to"), request.get("id")
@@ -425,12 +489,12 @@ class Manager:
     # -- replica --------------------------------------------------------------------------------
     def follow(self, view, local, leader):
         if self.opened:
-            self.fence("leader key names %s" % leader)
+            self.fence_stale("leader key names %s" % leader)
         if local.get("error"):
             self.publish("down", leader)
             return
         if local["read_only"] != "ON":
-            self.fence("writable, but the leader key names %s" % leader)
+            self.fence_stale("writable, but the leader key names %s" % leader)
             return
         rep = local.get("replica")
         source = self.cluster.name_of(rep["master_host"]) if rep else None
@@ -457,22 +521,27 @@ class Manager:
                                "out of HAProxy. Reseed it: ansible-playbook playbooks/rejoin.yml "
                                "-e ha_lamp_rejoin_reseed=true --limit localhost,%s" % (leader, errant, self.me))
             return
+        # A replica moving to the new primary keeps serving reads: its data stays consistent while
+        # its threads restart (STOP SLAVE can wait for an IO thread stuck on the lost source).
+        self.repointing = rep is not None and not self.quarantined
         try:
             self.cluster.make_replica(self.me, leader, demote=rep is None)
             self.notify("rejoined", primary=leader, previous_source=source, demoted=rep is None)
         except Exception as exc:  # pylint: disable=broad-except
             self.cluster.drop(self.me)
             self.notify("rejoin_failed", once_key=str(exc)[:60], primary=leader, reason=str(exc)[:200])
+        finally:
+            self.repointing = False
         self.publish("replica", leader, leader)
 
     # -- election -------------------------------------------------------------------------------
     def elect(self, view, local):
         if self.opened:
-            self.fence("the leader key disappeared (lease expired or released)")
+            self.fence_stale("the leader key disappeared (lease expired or released)")
         rep = local.get("replica") if not local.get("error") else None
         source = self.cluster.name_of(rep["master_host"]) if rep else None
         if not local.get("error") and local["read_only"] != "ON":
-            self.fence("writable without the leader key")
+            self.fence_stale("writable without the leader key")
         role = "quarantined" if self.quarantined else ("down" if local.get("error") else "candidate")
         self.publish(role, None, source)
         verdict, reason, winner = dm.election(view, self.me, time.time(), self.cfg["failover_window"],
@@ -507,8 +576,11 @@ class Manager:
             writer_until = self.deadlines()[0]
             opened = self.opened
         writer = dm.writer_decision(local, leader == self.me, opened, time.monotonic(), writer_until)
-        reader = dm.reader_decision(local, self.cfg["max_lag"], bool(self.quarantined), self.lag_unknown_for(local),
-                                    unknown_grace=self.cfg["ttl"] + self.cfg["max_lag"])
+        if self.repointing:
+            reader = (True, "replica, moving to the new primary")
+        else:
+            reader = dm.reader_decision(local, self.cfg["max_lag"], bool(self.quarantined), self.lag_unknown_for(local),
+                                        unknown_grace=self.cfg["ttl"] + self.cfg["max_lag"])
         return writer, reader
 
     def lag_unknown_for(self, local):
@@ -550,19 +622,30 @@ def post_webhook(url, body):
 
 
 class CheckState:
-    """The local state for health checks: one persistent connection (no connection storm at
-    max_connections), refreshed at most every 0.2 s, shared by the HTTP threads."""
+    """The local state for health checks, refreshed every 0.2 s by one thread on one persistent
+    connection (no connection storm at max_connections). Answers never wait on the server: while a
+    read blocks (SHOW SLAVE STATUS waits for a STOP SLAVE stuck on an unreachable source), checks use
+    the last state read, up to a maximum age per check; older than that counts as unreachable."""
 
     def __init__(self, cfg):
         self.cfg = cfg
         self.lock = threading.Lock()
         self.cluster = NodeCluster(cfg)
-        self.cached, self.at = None, 0.0
+        self.cached, self.at = {"error": "not read yet"}, float("-inf")
+        threading.Thread(target=self.refresh, daemon=True).start()
 
-    def get(self):
+    def refresh(self):
+        while True:
+            state = self.cluster.state(self.cluster.me)
+            with self.lock:
+                self.cached, self.at = state, time.monotonic()
+            time.sleep(0.2)
+
+    def get(self, max_age):
         with self.lock:
-            if self.cached is None or time.monotonic() - self.at > 0.2:
-                self.cached, self.at = self.cluster.state(self.cluster.me), time.monotonic()
+            age = time.monotonic() - self.at
+            if age > max_age:
+                return {"error": "no answer from the local server for %.1fs" % age}
             return self.cached
 
 
@@ -585,15 +668,15 @@ def make_handler(manager, checks):
 
         def do_GET(self):  # noqa: N802 (http.server naming)
             path = self.path.split("?", 1)[0]
-            local = checks.get()
-            writer, reader = manager.decisions(local)
             if path == "/writer":
+                writer = manager.decisions(checks.get(WRITER_MAX_AGE))[0]
                 self._send(200 if writer[0] else 503, writer[1] + "\n")
             elif path == "/reader":
+                reader = manager.decisions(checks.get(READER_MAX_AGE))[1]
                 self._send(200 if reader[0] else 503, reader[1] + "\n")
             elif path == "/status":
-                self._send(200, json.dumps(manager.status(local), default=str, sort_keys=True) + "\n",
-                           "application/json")
+                self._send(200, json.dumps(manager.status(checks.get(READER_MAX_AGE)), default=str, sort_keys=True)
+                           + "\n", "application/json")
             else:
                 self._send(404, "unknown path; use /writer, /reader or /status\n")
 
@@ -609,9 +692,9 @@ REQUIRED = ("node", "cluster", "nodes", "server_ids", "etcd_endpoints", "socket"
             "monitor_password", "repl_user", "repl_password", "ttl")
 DEFAULTS = {"port": 3306, "listen": "0.0.0.0", "http_port": 9200, "max_lag": 10, "tick": 0.25,
             "renew_interval": 1.0, "fence_margin": 2.0, "check_window": 2.0, "fail_limit": 3,
-            "failover_window": 300, "nofailover": False, "connect_timeout": 1, "read_timeout": 5,
+            "failover_window": 300, "nofailover": False, "connect_timeout": 1, "read_timeout": 5, "probe_timeout": 1.5,
             "etcd_timeout": 1.0, "fence_timeout": 3.0, "apply_timeout": 60, "switchover_timeout": 5, "claim_backoff": 10,
-            "repl_ssl": False, "heartbeat": 1, "connect_retry": 1}
+            "repl_ssl": False, "heartbeat": 1, "connect_retry": 1, "service": "mariadb"}
 
 
 def load_config(path):
