@@ -393,7 +393,7 @@ class Manager:
         with self.lock:
             self.opened = True
         success = [delete_op(self.key("intent"))]
-        if intent.get("op") == "failover":
+        if intent.get("op") == "failover" and intent.get("from"):  # not the first deploy's election
             success.append(put_op(self.key("last_failover"), {"at": time.time(), "from": intent.get("from"),
                                                              "to": self.me}))
         try:
@@ -518,8 +518,8 @@ class Manager:
             self.publish("quarantined", leader, source)
             self.notify("quarantined", once_key=errant, primary=leader, errant=errant,
                         reason="this node holds transactions the primary %s lacks (%s); it stays read-only and "
-                               "out of HAProxy. Reseed it: ansible-playbook playbooks/rejoin.yml "
-                               "-e ha_lamp_rejoin_reseed=true --limit localhost,%s" % (leader, errant, self.me))
+                               "out of HAProxy. Reseed it from a replica: ansible-playbook -i INVENTORY "
+                               "playbooks/rejoin.yml -e ha_lamp_rejoin_reseed=%s" % (leader, errant, self.me))
             return
         # A replica moving to the new primary keeps serving reads: its data stays consistent while
         # its threads restart (STOP SLAVE can wait for an IO thread stuck on the lost source).
