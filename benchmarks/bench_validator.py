@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, ".collections"))
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import validate  # noqa: E402
 
-VIPS = [{"name": "public", "address": "10.255.255.200/8", "vrid": 51}, {"name": "internal", "address": "10.255.255.201/8", "vrid": 52}]
+VIPS = [{"name": "public", "address": "10.255.255.200/8", "vrid": 51}, {"name": "internal", "address": "10.255.255.201/8", "vrid": 52, "purpose": "internal"}]
 
 
 def generate(size):
@@ -89,7 +89,8 @@ def write_inventory(inventory, directory):
     with open(os.path.join(directory, "group_vars", "all.yml"), "w", encoding="utf-8") as handle:
         handle.write("---\nha_lamp_failure_domain: rack\nha_lamp_db_primary: db00000\nha_lamp_vips:\n")
         for vip in VIPS:
-            handle.write("  - {name: %s, address: %s, vrid: %d}\n" % (vip["name"], vip["address"], vip["vrid"]))
+            handle.write("  - {name: %s, address: %s, vrid: %d, purpose: %s}\n"
+                         % (vip["name"], vip["address"], vip["vrid"], vip.get("purpose", "public")))
     with open(os.path.join(directory, "hosts.yml"), "w", encoding="utf-8") as handle:
         handle.write("---\nall:\n  children:\n")
         for tier, members in inventory["groups"].items():

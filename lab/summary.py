@@ -5,6 +5,8 @@ Reads the inventory through `ansible-inventory` (so group_vars apply) and asks t
 it only talks to the lab's own container addresses.
 """
 import json
+import os
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -18,9 +20,26 @@ def inventory(path):
     return json.loads(out.stdout)
 
 
-def http_status(url, timeout=2.0):
+def agent_context(hv):
+    """The controller's TLS context for the database agents (HTTPS, client certificate CN
+    ha-lamp-controller), from the services-CA directory as playbooks/vars/controller_pki.yml
+    resolves it: HA_LAMP_PKI_DIR, else the inventory's pki_ca_dir, else the pki role's default.
+    None (the agents then show as "not serving") when the certificate is not there yet."""
+    pki = os.environ.get("HA_LAMP_PKI_DIR") or hv.get("pki_ca_dir") or ""
+    if not pki or "{{" in pki:
+        pki = f"~/.ha-lamp/pki/{hv.get('ha_lamp_cluster_name', 'ha_lamp')}/services"
+    pki = os.path.expanduser(pki)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+        ctx.load_cert_chain(os.path.join(pki, "controller.crt"), os.path.join(pki, "controller.key"))
+    except (OSError, ssl.SSLError):
+        return None
+    return ctx
+
+
+def http_status(url, timeout=2.0, context=None):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
             return resp.status, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as err:
         return err.code, ""
@@ -50,15 +69,20 @@ def main(path):
         address = vip["address"].split("/")[0]
         holders = [lb for lb in lbs if holds_address(hostvars[lb]["ansible_host"], address)]
         print(f"  VIP {vip['name']}: {address}  held by: {', '.join(holders) or 'nobody'}")
-        print(f"  URL: http://{address}/   database writer: {address}:3306   readers: {address}:3307")
+        if vip.get("purpose", "public") == "internal":
+            print(f"  database writer: {address}:3306   readers: {address}:3307 (web nodes and the controller only)")
+        else:
+            print(f"  URL: http://{address}/")
     print(f"\n  {'host':<6} {'tier':<14} {'rack':<5} {'address':<15} {'container':<10} role")
     for tier in TIERS:
         for host in members[tier]:
             hv = hostvars[host]
             role = ""
             if tier == "databases":
-                writer, _ = http_status(f"http://{hv['ansible_host']}:9200/writer")
-                reader, _ = http_status(f"http://{hv['ansible_host']}:9200/reader")
+                ctx = agent_context(hv)
+                base = f"https://{hv['ansible_host']}:{hv.get('mysql_agent_port', 9200)}"
+                writer, _ = http_status(base + "/writer", context=ctx) if ctx else (None, "")
+                reader, _ = http_status(base + "/reader", context=ctx) if ctx else (None, "")
                 role = "PRIMARY (writable)" if writer == 200 else "replica" if reader == 200 else "not serving"
             elif tier == "loadbalancers":
                 role = "VIP holder" if any(holds_address(hv["ansible_host"], v["address"].split("/")[0]) for v in vips) else "backup"

@@ -7,6 +7,7 @@ each container by its address.
 import base64
 import json
 import os
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -26,6 +27,7 @@ class Lab:
     hostvars: dict
     groups: dict
     vip: str = ""
+    db_vip: str = ""
     hosts: dict = field(default_factory=dict)
 
     def address(self, name):
@@ -63,8 +65,11 @@ def lab():
     inv = json.loads(out.stdout)
     groups = {g: inv.get(g, {}).get("hosts", []) for g in ("loadbalancers", "webservers", "databases", "dcs")}
     hostvars = inv["_meta"]["hostvars"]
-    vip = hostvars[groups["loadbalancers"][0]]["ha_lamp_vips"][0]["address"].split("/")[0]
-    return Lab(hostvars=hostvars, groups=groups, vip=vip)
+    vips = hostvars[groups["loadbalancers"][0]]["ha_lamp_vips"]
+    vip = vips[0]["address"].split("/")[0]
+    # The database frontends (3306/3307) listen on the internal VIP; the first VIP serves clients.
+    db_vip = next((v["address"].split("/")[0] for v in vips if v.get("purpose") == "internal"), vip)
+    return Lab(hostvars=hostvars, groups=groups, vip=vip, db_vip=db_vip)
 
 
 def http_get(url, timeout=3.0, opener=None, auth=None, headers=None):
@@ -80,6 +85,33 @@ def http_get(url, timeout=3.0, opener=None, auth=None, headers=None):
         return err.code, err.read().decode(errors="replace")
     except OSError:
         return None, ""
+
+
+def controller_pki_dir(lab):
+    """The controller's services-CA directory, as playbooks/vars/controller_pki.yml resolves it:
+    HA_LAMP_PKI_DIR, else the inventory's pki_ca_dir, else the pki role's default."""
+    hv = lab.hostvars[lab.groups["databases"][0]]
+    path = os.environ.get("HA_LAMP_PKI_DIR") or hv.get("pki_ca_dir") or ""
+    if not path or "{{" in path:
+        path = f"~/.ha-lamp/pki/{hv['ha_lamp_cluster_name']}/services"
+    return os.path.expanduser(path)
+
+
+def agent_context(lab, client_cert=True):
+    """TLS context of the controller towards the database agents: verifies the agent against the
+    services CA (IP SAN) and presents the controller's client certificate (CN ha-lamp-controller)."""
+    pki = controller_pki_dir(lab)
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+    if client_cert:
+        ctx.load_cert_chain(os.path.join(pki, "controller.crt"), os.path.join(pki, "controller.key"))
+    return ctx
+
+
+def agent_get(lab, db, path, timeout=3.0, context=None):
+    """(status, body) of GET https://<db>:<mysql_agent_port><path> with the controller's certificate."""
+    port = int(lab.hostvars[db].get("mysql_agent_port", 9200))
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context or agent_context(lab)))
+    return http_get(f"https://{lab.address(db)}:{port}{path}", timeout=timeout, opener=opener)
 
 
 def page_fields(body):

@@ -1,14 +1,31 @@
 """Database tier, seen from outside: one writable primary, semi-sync ON, replicas applying its GTIDs."""
+import json
 import uuid
 
 import pymysql
 
-from conftest import http_get, wait_until
+from conftest import agent_context, agent_get, http_get, wait_until
 
 
 def agent(lab, db, check):
-    status, _ = http_get(f"http://{lab.address(db)}:9200/{check}")
+    status, _ = agent_get(lab, db, f"/{check}")
     return status
+
+
+def test_the_agent_answers_only_https_with_an_allowed_client_certificate(lab):
+    """Review H4: plain HTTP and TLS without a client certificate get no answer; /status carries no
+    replication error text; the agent listens on the node's own address, not on every address."""
+    for db in lab.groups["databases"]:
+        port = int(lab.hostvars[db].get("mysql_agent_port", 9200))
+        assert http_get(f"http://{lab.address(db)}:{port}/writer")[0] is None, f"{db}: plain HTTP answered"
+        assert agent_get(lab, db, "/writer", context=agent_context(lab, client_cert=False))[0] is None, \
+            f"{db}: TLS without a client certificate answered"
+        status, body = agent_get(lab, db, "/status")
+        assert status == 200, f"{db}: /status answered {status}"
+        replica = json.loads(body)["state"].get("replica") or {}
+        assert all(isinstance(replica.get(k, False), bool) for k in ("io_error", "sql_error")), replica
+        listen = lab.host(db).run("ss -Htln sport = :%s", str(port)).stdout.split()
+        assert f"{lab.address(db)}:{port}" in listen and f"0.0.0.0:{port}" not in listen, listen
 
 
 def the_primary(lab):
@@ -62,8 +79,8 @@ def test_a_write_through_the_vip_reaches_every_replica(lab):
     primary = the_primary(lab)
     marker = uuid.uuid4().hex
     lab.mysql(primary, "CREATE TABLE IF NOT EXISTS ha_lamp_app.verify_marks (mark CHAR(32) PRIMARY KEY)")
-    # Through the VIP with the application account, as an application would.
-    conn = pymysql.connect(host=lab.vip, port=3306, user="ha_lamp_app", database="ha_lamp_app",
+    # Through the database VIP with the application account, as an application would.
+    conn = pymysql.connect(host=lab.db_vip, port=3306, user="ha_lamp_app", database="ha_lamp_app",
                            password=lab.hostvars[primary]["ha_lamp_db_app_password"], connect_timeout=5, autocommit=True)
     with conn, conn.cursor() as cur:
         cur.execute("INSERT INTO verify_marks VALUES (%s)", (marker,))

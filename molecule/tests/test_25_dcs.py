@@ -3,14 +3,14 @@ refuses clients without a certificate, the leader key names the one node HAProxy
 database managers run unprivileged."""
 import json
 
-from conftest import http_get
+from conftest import agent_get
 
 ETCDCTL = ("ETCDCTL_API=3 etcdctl --cacert=/etc/ha-lamp/etcd/ca.crt --cert=/etc/ha-lamp/etcd/admin.crt "
            "--key=/etc/ha-lamp/etcd/admin.key --endpoints=https://127.0.0.1:2379 ")
 
 
 def manager_status(lab, db):
-    status, body = http_get(f"http://{lab.address(db)}:9200/status")
+    status, body = agent_get(lab, db, "/status")
     assert status == 200, f"{db}: /status answered {status}"
     return json.loads(body)
 

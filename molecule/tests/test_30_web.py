@@ -7,7 +7,7 @@ def test_every_web_node_is_healthy(lab):
         status, body = http_get(f"http://{lab.address(web)}/healthz")
         assert status == 200, f"{web}: /healthz answered {status}: {body[:200]}"
         # With a writer in place the node is not merely "degraded" (200 during a writer gap).
-        assert body.startswith(f"ok node={web} "), f"{web}: /healthz body {body[:200]!r}"
+        assert body.startswith("ok db="), f"{web}: /healthz body {body[:200]!r}"
 
 
 def test_demo_page_names_the_web_and_database_nodes(lab):

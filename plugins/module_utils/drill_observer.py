@@ -42,10 +42,12 @@ from __future__ import absolute_import, division, print_function
 
 import bisect
 import csv
+import errno
 import io
 import json
 import os
 import re
+import stat
 import subprocess
 import time
 
@@ -130,6 +132,46 @@ class ReadOnlyProbe:
         self._conn = None
 
 
+def private_directory(directory):
+    """Create ``directory`` (mode 0700) or check that the existing one is private; return it.
+
+    The observer runs as root and appends to files in this folder. A folder that another user owns,
+    that others can write or enter, or that is a symlink would let a local user redirect root's writes
+    (symlink clobber), so it is refused rather than repaired. Missing parents are created 0755.
+    """
+    parent = os.path.dirname(directory.rstrip(os.sep))
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent, 0o755)
+    try:
+        os.mkdir(directory, 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+    st = os.lstat(directory)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise ObserverError("%s is not a plain directory (a symlink or a file); remove it" % directory)
+    if st.st_uid != os.geteuid():
+        raise ObserverError("%s belongs to uid %d, not to uid %d that runs the observer; remove it"
+                            % (directory, st.st_uid, os.geteuid()))
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        raise ObserverError("%s has mode %04o; it must be 0700 (no group or other access)"
+                            % (directory, stat.S_IMODE(st.st_mode)))
+    return directory
+
+
+def open_private_append(path):
+    """Open ``path`` for appending, created 0600, refusing a symlink (O_NOFOLLOW) or a non-regular file."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise ObserverError("cannot open %s safely: %s" % (path, exc.strerror or exc))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ObserverError("%s is not a regular file; remove it" % path)
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
 class Sampler:
     """Bounded sampling loop writing one JSON line per sample.
 
@@ -164,11 +206,11 @@ class Sampler:
     def run(self):
         directory = os.path.dirname(self.path)
         if directory:
-            os.makedirs(directory, exist_ok=True)
+            private_directory(directory)
         deadline = self._mono0 + self.duration
         counts = {"samples": 0, "holding": 0, "unknown": 0}
         stopped_by = "duration"
-        with open(self.path, "a", encoding="utf-8") as fh:
+        with open_private_append(self.path) as fh:
             next_tick = self._mono()
             while self._mono() < deadline:
                 if self.stop_file and os.path.exists(self.stop_file):

@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import datetime
 import json
+import ssl
 import threading
 import time
 
@@ -88,6 +89,51 @@ def choose_donor(target, versions, healthy_replicas, primary):
     return primary if versions.get(primary) == want and primary != target else ""
 
 
+def change_master_statement(host, port, user, password, connect_retry, heartbeat, ssl_ca=None, demote=False):
+    """(sql, args) of the CHANGE MASTER that points a replica at `host`. Every path that repoints a
+    replica builds it here (the database manager and mysql_promotion; roles/mysql/tasks/replication.yml
+    and reseed.yml write the same statement in YAML).
+
+    ssl_ca: path of the CA file ON THE REPLICA. Given, replication runs over TLS and the replica
+    verifies the source's certificate against it, host name included (MASTER_HOST must be in its
+    SANs). None or '': MASTER_SSL=0 (TLS off, mysql_tls_enabled=false). The three TLS settings are
+    always written, so a repoint never keeps stale ones from an earlier CHANGE MASTER."""
+    sql = ("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%s, MASTER_USER=%s, MASTER_PASSWORD=%s, "
+           "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=%s, MASTER_HEARTBEAT_PERIOD=%s, "
+           "MASTER_SSL=%s, MASTER_SSL_CA=%s, MASTER_SSL_VERIFY_SERVER_CERT=%s")
+    if demote:
+        sql += ", MASTER_DEMOTE_TO_SLAVE=1"
+    tls = 1 if ssl_ca else 0
+    return sql, (host, int(port), user, password, int(connect_retry), int(heartbeat), tls, ssl_ca or "", tls)
+
+
+def replicas_without_tls(survey):
+    """Names of the replicas in a survey ({name: state}) that do not replicate over verified TLS
+    (SHOW SLAVE STATUS Master_SSL_Allowed and Master_SSL_Verify_Server_Cert both 'Yes'), sorted.
+    Unreachable nodes and nodes without a source are not replicas and are not listed."""
+    bad = []
+    for name, st in sorted(survey.items()):
+        rep = (st or {}).get("replica") if not (st or {}).get("error") else None
+        if rep and not (rep.get("ssl") == "Yes" and rep.get("ssl_verify") == "Yes"):
+            bad.append(name)
+    return bad
+
+
+def tls_context(ca, cert=None, key=None):
+    """A client SSLContext that verifies the peer (certificate and host name) against `ca`: a file
+    path, or the PEM text itself (an operator-supplied CA given as content). None when ca is empty."""
+    if not ca:
+        return None
+    if str(ca).lstrip().startswith("-----BEGIN"):
+        ctx = ssl.create_default_context(cadata=str(ca))
+    else:
+        ctx = ssl.create_default_context(cafile=ca)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 # ---------------------------------------------------------------------------------------------
 # Server access
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +147,11 @@ class Cluster:
 
     def __init__(self, nodes, user, password, port=3306, repl_user=None, repl_password=None,
                  connect_timeout=2, agent_port=9200, repl_ssl=False, heartbeat=1, connect_retry=1,
-                 read_timeout=None):
+                 read_timeout=None, ssl_ca=None, repl_ssl_ca=None, agent_tls=None):
+        """ssl_ca: CA (path or PEM) that this process verifies the servers with; None connects in clear.
+        repl_ssl: replicas connect to their source over TLS; repl_ssl_ca is the CA path on the replica
+        (None: the replica's own @@ssl_ca). agent_tls: {ca, cert, key} paths for HTTPS with a client
+        certificate to the database agents; None uses plain HTTP."""
         if pymysql is None:
             raise PromotionError("PyMySQL is required on the host running mysql_promotion")
         self.nodes = dict(nodes)
@@ -113,6 +163,10 @@ class Cluster:
         self.read_timeout = read_timeout
         self.agent_port = agent_port
         self.repl_ssl, self.heartbeat, self.connect_retry = repl_ssl, heartbeat, connect_retry
+        self.repl_ssl_ca = repl_ssl_ca
+        self.ssl = tls_context(ssl_ca)
+        agent_tls = agent_tls or {}
+        self.agent_ssl = tls_context(agent_tls.get("ca"), agent_tls.get("cert"), agent_tls.get("key"))
         self.conns = {}
         self.log = []
 
@@ -129,7 +183,7 @@ class Cluster:
             self.conns[node] = pymysql.connect(
                 host=self.nodes[node], port=self.port, user=self.user, password=self.password,
                 connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, write_timeout=30,
-                autocommit=True, cursorclass=pymysql.cursors.DictCursor)
+                autocommit=True, cursorclass=pymysql.cursors.DictCursor, ssl=self.ssl)
         return self.conns[node]
 
     def drop(self, node):
@@ -184,7 +238,8 @@ class Cluster:
                 "master_host": rep.get("Master_Host"), "io_running": rep.get("Slave_IO_Running"),
                 "sql_running": rep.get("Slave_SQL_Running"), "lag": rep.get("Seconds_Behind_Master"),
                 "gtid_io_pos": rep.get("Gtid_IO_Pos") or "", "io_error": rep.get("Last_IO_Error") or "",
-                "sql_error": rep.get("Last_SQL_Error") or ""}
+                "sql_error": rep.get("Last_SQL_Error") or "", "ssl": rep.get("Master_SSL_Allowed") or "",
+                "ssl_verify": rep.get("Master_SSL_Verify_Server_Cert") or "", "ssl_ca": rep.get("Master_SSL_CA_File") or ""}
             state["semisync_status"] = {r["Variable_name"]: r["Value"] for r in
                                         self.query(node, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%'")}
             return state
@@ -200,7 +255,9 @@ class Cluster:
 
     def agent_status(self, node, timeout=2):
         try:
-            resp = urlopen("http://%s:%s/status" % (self.nodes[node], self.agent_port), timeout=timeout)
+            scheme = "https" if self.agent_ssl else "http"
+            resp = urlopen("%s://%s:%s/status" % (scheme, self.nodes[node], self.agent_port), timeout=timeout,
+                           context=self.agent_ssl)
             return json.loads(resp.read().decode())
         except Exception as exc:  # pylint: disable=broad-except
             return {"error": str(exc)[:200]}
@@ -259,15 +316,28 @@ class Cluster:
         self.step(node, "MASTER_GTID_WAIT('%s', %s)" % (pos, timeout), "reached" if ok else "timed out")
         return ok
 
+    def replica_ssl_ca(self, node):
+        """CA path on `node` for MASTER_SSL_CA: repl_ssl_ca, else the server's own ssl_ca. None when
+        replication TLS is off; a PromotionError when it is on and the node has no CA."""
+        if not self.repl_ssl:
+            return None
+        if self.repl_ssl_ca:
+            return self.repl_ssl_ca
+        ca = (self.query(node, "SELECT @@global.ssl_ca AS ca")[0]["ca"] or "").strip()
+        if not ca:
+            raise PromotionError("replication TLS is on but %s has no ssl_ca configured: run playbooks/site.yml "
+                                 "(mysql_tls_enabled) on it first, or turn TLS off everywhere" % node)
+        return ca
+
     def change_master(self, node, source, demote=False):
-        sql = ("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%s, MASTER_USER=%s, MASTER_PASSWORD=%s, "
-               "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=%s, MASTER_HEARTBEAT_PERIOD=%s, MASTER_SSL=%s")
-        if demote:
-            sql += ", MASTER_DEMOTE_TO_SLAVE=1"
-        self.query(node, sql, (self.nodes[source], self.port, self.repl_user, self.repl_password,
-                               self.connect_retry, self.heartbeat, 1 if self.repl_ssl else 0))
-        self.step(node, "CHANGE MASTER TO MASTER_HOST='%s', MASTER_USE_GTID=slave_pos%s"
-                  % (self.nodes[source], ", MASTER_DEMOTE_TO_SLAVE=1" if demote else ""))
+        ca = self.replica_ssl_ca(node)
+        sql, args = change_master_statement(self.nodes[source], self.port, self.repl_user, self.repl_password,
+                                            self.connect_retry, self.heartbeat, ssl_ca=ca, demote=demote)
+        self.query(node, sql, args)
+        self.step(node, "CHANGE MASTER TO MASTER_HOST='%s', MASTER_USE_GTID=slave_pos, MASTER_SSL=%d%s%s"
+                  % (self.nodes[source], 1 if ca else 0,
+                     ", MASTER_SSL_CA='%s', MASTER_SSL_VERIFY_SERVER_CERT=1" % ca if ca else "",
+                     ", MASTER_DEMOTE_TO_SLAVE=1" if demote else ""))
 
     def make_replica(self, node, source, demote=False):
         """Checklist C8/C10: point `node` at `source` as a read-only semi-sync replica."""

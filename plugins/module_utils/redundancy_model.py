@@ -41,6 +41,9 @@ CONTRACT_VARS = (
     "ha_lamp_switchover_target",
     "haproxy_db_check_inter",
     "haproxy_db_check_fall",
+    "ha_lamp_db_public_vip_allowed",
+    "ha_lamp_controller_addresses",
+    "ha_lamp_admin_networks",
 )
 
 # Defaults of the automatic-failover settings when the inventory leaves them unset
@@ -331,6 +334,11 @@ class Topology:
         # HAProxy runs on the load balancers, but group_vars/all is where such values usually live.
         self.db_check_inter = self._read_cluster_var("haproxy_db_check_inter", everyone, "loadbalancers")
         self.db_check_fall = self._read_cluster_var("haproxy_db_check_fall", everyone, "loadbalancers")
+        # Network planes: whether the DB may share the public VIP, where the controller comes from,
+        # and the management networks (the firewall lets these reach SSH and stats).
+        self.db_public_vip_allowed = self._read_cluster_var("ha_lamp_db_public_vip_allowed", everyone, "loadbalancers")
+        self.controller_addresses = self._read_cluster_var("ha_lamp_controller_addresses", everyone, CLUSTER)
+        self.admin_networks = self._read_cluster_var("ha_lamp_admin_networks", everyone, CLUSTER)
 
     # -- input -----------------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model im
     type_name,
 )
 
-VIP_KEYS = ("name", "address", "vrid", "interface")
+VIP_KEYS = ("name", "address", "vrid", "interface", "purpose")
+# What a VIP carries: client traffic (80/443) or the database frontends (3306/3307). Absent = public.
+VIP_PURPOSES = ("public", "internal")
 
 
 def _level_plural(level):
@@ -213,6 +215,7 @@ def rule_vips(topo, findings, by_address):
     names = {}
     addresses = {}
     segments = {}  # segment key -> {vrid: [labels]}
+    purposes = {purpose: [] for purpose in VIP_PURPOSES}
     for index, entry in enumerate(vips):
         label = _vip_label(index, entry)
         if not isinstance(entry, dict):
@@ -236,6 +239,10 @@ def rule_vips(topo, findings, by_address):
         _check_vip_name(findings, tier, lb_names, index, entry, names)
         _check_vip_address(findings, tier, lb_names, label, entry, addresses, by_address, lb_ips)
         _check_vip_vrid(findings, tier, lb_names, label, entry, segments)
+        purpose = _check_vip_purpose(findings, tier, lb_names, label, entry)
+        if purpose is not None:
+            purposes[purpose].append(label)
+    _check_planes(topo, findings, tier, lb_names, vips, purposes)
 
     for segment, vrids in segments.items():
         for vrid, labels in vrids.items():
@@ -367,6 +374,146 @@ def _check_vip_vrid(findings, tier, lb_names, label, entry, segments):
             )
             return
     segments.setdefault(key, {}).setdefault(vrid, []).append(label)
+
+
+def _check_vip_purpose(findings, tier, lb_names, label, entry):
+    """The VIP's purpose (public when absent), or None with a finding when it is not one of VIP_PURPOSES."""
+    purpose = entry.get("purpose", "public")
+    if isinstance(purpose, str) and purpose in VIP_PURPOSES:
+        return purpose
+    findings.error(
+        "VIP_PURPOSE_INVALID",
+        tier,
+        lb_names,
+        "loadbalancers: %s purpose is %s; set it to public (client traffic, 80/443; the default when absent) or "
+        "internal (the database frontends, 3306/3307)" % (label, show(purpose)),
+    )
+    return None
+
+
+def _check_planes(topo, findings, tier, lb_names, vips, purposes):
+    """VIP_PUBLIC_MISSING, DB_ON_PUBLIC_VIP, DB_PUBLIC_VIP_ALLOWED_INVALID: clients and database on their own VIPs."""
+    # Only judge the planes when every VIP's purpose is known: a typo already has its own finding.
+    if sum(len(labels) for labels in purposes.values()) != len(vips):
+        return
+    if not purposes["public"]:
+        findings.error(
+            "VIP_PUBLIC_MISSING",
+            tier,
+            lb_names,
+            "loadbalancers: every VIP in ha_lamp_vips (%s) has purpose internal, so clients have no address; "
+            "add a VIP with purpose: public for HTTP/HTTPS" % name_hosts(purposes["internal"]),
+        )
+    allowed = topo.db_public_vip_allowed
+    if allowed is not None and not isinstance(allowed, bool):
+        findings.error(
+            "DB_PUBLIC_VIP_ALLOWED_INVALID",
+            tier,
+            lb_names,
+            "loadbalancers: ha_lamp_db_public_vip_allowed is %s (%s), not a boolean; set it to true or false "
+            "(without quotes), or leave it unset (false)" % (type_name(allowed), show(allowed)),
+        )
+        return
+    if purposes["internal"] or allowed is True or not purposes["public"]:
+        return
+    findings.error(
+        "DB_ON_PUBLIC_VIP",
+        tier,
+        lb_names,
+        "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends "
+        "(3306/3307) would listen on the public VIP (%s) where clients connect; add an internal VIP "
+        "({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set "
+        "ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP" % name_hosts(purposes["public"]),
+    )
+
+
+# -- management plane -------------------------------------------------------------------------
+
+
+def _address_list(findings, rule, var, value, parse, kind, example):
+    # ``example`` is one valid entry; messages about the whole list wrap its first word in a list.
+    """Parse a list of addresses or networks; a finding per bad element. Returns [(text, parsed)] or None."""
+    if not isinstance(value, list):
+        findings.error(
+            rule,
+            CLUSTER,
+            [],
+            "cluster: %s is %s (%s), not a list; write it as a list of %s, e.g. [%s]"
+            % (var, type_name(value), show(value), kind, example.split()[0]),
+        )
+        return None
+    if not value:
+        findings.error(rule, CLUSTER, [], "cluster: %s is an empty list; list at least one, e.g. [%s]" % (var, example.split()[0]))
+        return None
+    kind_one = "an IP address" if parse is ipaddress.ip_address else "a CIDR network"
+    parsed = []
+    for index, item in enumerate(value):
+        problem = None
+        if not isinstance(item, str):
+            problem = "%s (%s), not a string" % (type_name(item), show(item))
+        else:
+            try:
+                parsed.append((item.strip(), parse(item.strip())))
+            except ValueError:
+                problem = "%s, not %s" % (show(item), kind_one)
+                if parse is ipaddress.ip_network:
+                    try:
+                        problem = "%s, which has host bits set (the network is %s)" % (show(item), ipaddress.ip_network(item.strip(), strict=False))
+                    except ValueError:
+                        pass
+        if problem:
+            findings.error(
+                rule,
+                CLUSTER,
+                [],
+                "cluster: %s[%d] is %s; write each entry as %s, e.g. %s" % (var, index, problem, kind_one, example),
+            )
+    return parsed if len(parsed) == len(value) else None
+
+
+def rule_management(topo, findings):
+    """CONTROLLER_ADDRESSES_INVALID, ADMIN_NETWORKS_INVALID, ADMIN_NETWORKS_LOCKOUT.
+
+    Both variables are optional here (unset: nothing to check); the roles that use them require them.
+    """
+    controllers = admin = None
+    if topo.controller_addresses is not None:
+        controllers = _address_list(
+            findings,
+            "CONTROLLER_ADDRESSES_INVALID",
+            "ha_lamp_controller_addresses",
+            topo.controller_addresses,
+            ipaddress.ip_address,
+            "IP addresses",
+            "10.0.0.5",
+        )
+    if topo.admin_networks is not None:
+        admin = _address_list(
+            findings,
+            "ADMIN_NETWORKS_INVALID",
+            "ha_lamp_admin_networks",
+            topo.admin_networks,
+            ipaddress.ip_network,
+            "CIDR networks",
+            "10.0.0.0/28 or 10.0.0.5/32",
+        )
+    if not controllers or not admin:
+        return
+    outside = [text for text, ip in controllers if not any(ip.version == net.version and ip in net for _t, net in admin)]
+    if outside:
+        findings.error(
+            "ADMIN_NETWORKS_LOCKOUT",
+            CLUSTER,
+            [],
+            "cluster: ha_lamp_controller_addresses %s %s outside every network of ha_lamp_admin_networks (%s); "
+            "the firewall would lock the controller out of SSH: add %s to ha_lamp_admin_networks"
+            % (
+                name_hosts(outside),
+                "is" if len(outside) == 1 else "are",
+                ", ".join(text for text, _net in admin),
+                name_hosts(["%s/%d" % (text, 32 if ":" not in text else 128) for text in outside]),
+            ),
+        )
 
 
 # -- databases --------------------------------------------------------------------------------
@@ -750,6 +897,7 @@ def run_all(topo, findings):
         rule(topo, findings)
     by_address = rule_addresses(topo, findings)
     rule_vips(topo, findings, by_address)
+    rule_management(topo, findings)
     primary = rule_databases(topo, findings)
     rule_db_promotion(topo, findings, primary)
     rule_db_lease(topo, findings)

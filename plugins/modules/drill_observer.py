@@ -20,6 +20,9 @@ description:
     (O(kind=vip)) or whether its local MariaDB is writable, C(read_only=OFF) (O(kind=primary)).
     Samples go to O(path) on the node, one JSON line each, flushed, appended. Sampling on the node
     itself is what lets a drill see a node that is cut off from its peers and from the controller.
+    The folder of O(path) is created with mode 0700 and must be a plain directory owned by the user the module
+    runs as, with no group or other access; the file is opened with C(O_NOFOLLOW) and created 0600, so a
+    local user cannot redirect root's writes through a planted symlink.
   - V(lb_state) runs on a load balancer and reports whether keepalived and haproxy are active,
     which VIP addresses it holds and its HAProxy server states (stats CSV).
   - V(merge) runs on the controller over the fetched sample files and returns the merged
@@ -131,8 +134,8 @@ EXAMPLES = r'''
     kind: vip
     node: "{{ item }}"
     vip_addresses: [192.0.2.100]
-    path: /var/tmp/ha-lamp-drill/run1-vip.jsonl
-    stop_file: /var/tmp/ha-lamp-drill/run1.stop
+    path: /var/lib/ha-lamp/drill/run1-vip.jsonl
+    stop_file: /var/lib/ha-lamp/drill/run1.stop
     duration: 300
   delegate_to: "{{ item }}"
   loop: "{{ groups['loadbalancers'] }}"

@@ -52,6 +52,13 @@ options:
     description: MariaDB port of every node.
     type: int
     default: 3306
+  login_ssl_ca:
+    description:
+      - CA that signed the servers' certificates, as a file path on the controller or as PEM text.
+      - Given, every connection uses TLS 1.2+ and verifies the server's certificate and its address
+        against the certificate's SANs (the admin account is created C(REQUIRE SSL)).
+      - Empty, the connections are in clear text.
+    type: str
   replication_user:
     description: Account replicas use to connect (CHANGE MASTER); required by rejoin.
     type: str
@@ -59,9 +66,17 @@ options:
     description: Its password; required by rejoin.
     type: str
   replication_ssl:
-    description: MASTER_SSL of rejoined replicas.
+    description:
+      - Rejoined replicas connect to the primary over TLS and verify its certificate and address
+        (C(MASTER_SSL=1, MASTER_SSL_CA, MASTER_SSL_VERIFY_SERVER_CERT=1)).
+      - false writes C(MASTER_SSL=0).
     type: bool
-    default: false
+    default: true
+  replication_ssl_ca:
+    description:
+      - Path of the CA file on the replicas for C(MASTER_SSL_CA).
+      - Default, each replica's own C(@@ssl_ca); a replica without one is refused.
+    type: str
   primary:
     description: Primary the nodes rejoin (rejoin; default, the leader in C(epoch)).
     type: str
@@ -74,6 +89,17 @@ options:
     description: HTTP port of the database managers (C(/status)).
     type: int
     default: 9200
+  agent_ca_file:
+    description:
+      - CA file that signed the database managers' certificates. Given, C(/status) is read over HTTPS
+        and the manager's certificate and address are verified.
+    type: path
+  agent_cert_file:
+    description: Client certificate presented to the database managers (mTLS), with I(agent_ca_file).
+    type: path
+  agent_key_file:
+    description: Key of I(agent_cert_file).
+    type: path
   verify_timeout:
     description: Seconds to wait for rejoined replicas to run both threads.
     type: int
@@ -93,6 +119,7 @@ EXAMPLES = r'''
     nodes: {db1: 10.0.0.31, db2: 10.0.0.32, db3: 10.0.0.33}
     login_user: ha_lamp_admin
     login_password: "{{ ha_lamp_db_root_password }}"
+    login_ssl_ca: ~/.ha-lamp/pki/lab/services/ca.crt
   register: plan
   no_log: true
 
@@ -104,8 +131,10 @@ EXAMPLES = r'''
     others: [db1]
     login_user: ha_lamp_admin
     login_password: "{{ ha_lamp_db_root_password }}"
+    login_ssl_ca: ~/.ha-lamp/pki/lab/services/ca.crt
     replication_user: ha_lamp_repl
     replication_password: "{{ ha_lamp_db_replication_password }}"
+    replication_ssl: true
   no_log: true
 '''
 
@@ -125,8 +154,21 @@ survey:
   description: State of every node, with its database manager's /status under C(agent) (status action).
   returned: action=status
   type: dict
+replicas:
+  description: Reachable nodes that replicate from a source (status action).
+  returned: action=status
+  type: list
+  elements: str
+replicas_without_tls:
+  description: >-
+    Replicas whose replication does not run over verified TLS (Master_SSL_Allowed and
+    Master_SSL_Verify_Server_Cert not both C(Yes)) (status action).
+  returned: action=status
+  type: list
+  elements: str
 '''
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -136,9 +178,20 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils import promotion as
 
 def run(module):
     p = module.params
-    cluster = pr.Cluster(p["nodes"], p["login_user"], p["login_password"], port=p["login_port"],
-                         repl_user=p["replication_user"], repl_password=p["replication_password"],
-                         agent_port=p["agent_port"], repl_ssl=p["replication_ssl"])
+    agent_tls = None
+    if p["agent_ca_file"]:
+        agent_tls = {"ca": p["agent_ca_file"], "cert": p["agent_cert_file"], "key": p["agent_key_file"]}
+    ssl_ca = p["login_ssl_ca"]
+    if ssl_ca and not ssl_ca.lstrip().startswith("-----BEGIN"):
+        ssl_ca = os.path.expanduser(ssl_ca)
+    try:
+        cluster = pr.Cluster(p["nodes"], p["login_user"], p["login_password"], port=p["login_port"],
+                             repl_user=p["replication_user"], repl_password=p["replication_password"],
+                             agent_port=p["agent_port"], repl_ssl=p["replication_ssl"],
+                             repl_ssl_ca=p["replication_ssl_ca"], ssl_ca=ssl_ca or None, agent_tls=agent_tls)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        module.fail_json(msg="cannot load the TLS files (login_ssl_ca, agent_ca_file, agent_cert_file, "
+                             "agent_key_file): %s" % to_native(exc))
     action = p["action"]
     result = {"changed": False}
     try:
@@ -148,6 +201,8 @@ def run(module):
             for name in survey:
                 survey[name]["agent"] = agents.get(name, {})
             result["survey"] = survey
+            result["replicas"] = sorted(n for n, st in survey.items() if not st.get("error") and st.get("replica"))
+            result["replicas_without_tls"] = pr.replicas_without_tls(survey)
         elif action == "plan_rejoin":
             epoch = _epoch(module, cluster)
             result["plan"] = pr.plan_rejoin(cluster, epoch, only=p["others"] or None)
@@ -200,14 +255,21 @@ def main():
             login_user=dict(type="str", required=True),
             login_password=dict(type="str", required=True, no_log=True),
             login_port=dict(type="int", default=3306),
+            login_ssl_ca=dict(type="str"),
             replication_user=dict(type="str"),
             replication_password=dict(type="str", no_log=True),
-            replication_ssl=dict(type="bool", default=False),
+            replication_ssl=dict(type="bool", default=True),
+            replication_ssl_ca=dict(type="str"),
             primary=dict(type="str"),
             others=dict(type="list", elements="str", default=[]),
             agent_port=dict(type="int", default=9200),
+            agent_ca_file=dict(type="path"),
+            agent_cert_file=dict(type="path"),
+            agent_key_file=dict(type="path"),
             verify_timeout=dict(type="int", default=15),
         ),
+        required_together=[("agent_cert_file", "agent_key_file")],
+        required_by={"agent_cert_file": ("agent_ca_file",)},
         supports_check_mode=True,
     )
     try:

@@ -42,6 +42,12 @@ def run_validate(inventory, *extra):
 
 # inventory directory -> text the failure output must contain (rule id and the fault's specifics)
 BAD = {
+    "bad_admin_network_invalid": "ADMIN_NETWORKS_INVALID cluster: ha_lamp_admin_networks[0] is '10.20.0.5/24', which has host bits set",
+    "bad_admin_networks_lockout": "ADMIN_NETWORKS_LOCKOUT cluster: ha_lamp_controller_addresses 10.20.0.5 is outside every network of ha_lamp_admin_networks (10.20.1.0/24)",
+    "bad_controller_address_invalid": "CONTROLLER_ADDRESSES_INVALID cluster: ha_lamp_controller_addresses[0] is 'controller.example', not an IP address",
+    "bad_db_on_public_vip": "DB_ON_PUBLIC_VIP loadbalancers: ha_lamp_vips has no VIP with purpose: internal",
+    "bad_vip_public_missing": "VIP_PUBLIC_MISSING loadbalancers: every VIP in ha_lamp_vips (VIP 'public' and VIP 'internal') has purpose internal",
+    "bad_vip_purpose_invalid": "VIP_PURPOSE_INVALID loadbalancers: VIP 'internal' purpose is 'database'",
     "bad_address_unparseable": "ADDRESS_INVALID db2: ansible_host '10.20.0.320' does not parse as an IP address",
     "bad_db_primary_unknown": "DB_PRIMARY_NOT_IN_DATABASES databases: ha_lamp_db_primary is 'db9'",
     "bad_db_same_rack": "DB_NO_REMOTE_REPLICA databases: primary db1 is in rack 'r1'",
@@ -70,7 +76,7 @@ BAD = {
     "bad_vrid_duplicate": "VIP_VRID_DUPLICATE loadbalancers: VIP 'public' and VIP 'internal' use vrid 51",
     "bad_vrid_out_of_range": "VIP_VRID_INVALID loadbalancers: VIP 'public' vrid is 300, outside 1-255",
 }
-GOOD = ["good_failover_tuned", "good_minimal", "good_multisite", "good_templated", "good_vrrp_segment"]
+GOOD = ["good_db_public_vip_allowed", "good_failover_tuned", "good_minimal", "good_multisite", "good_templated", "good_vrrp_segment"]
 WARN = {"warn_even_sites": "DB_EVEN_SITES [databases] databases: spread over 2 sites (dc1, dc2)"}
 
 

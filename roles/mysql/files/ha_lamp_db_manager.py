@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """ha-lamp database manager: one per DB node, run by systemd as an unprivileged user.
 
-It answers HAProxy's checks (GET /writer, /reader, /status on :9200) and runs the tier's
+It answers HAProxy's checks (GET /writer, /reader, /status over HTTPS with client certificates, :9200) and runs the tier's
 automatic failover through etcd (decisions: module_utils/db_manager.py; promotion steps:
 module_utils/promotion.py, the same code the playbooks use). Threads:
 
@@ -11,19 +11,24 @@ module_utils/promotion.py, the same code the playbooks use). Threads:
             renewed in time, whatever the main loop is doing
 * main loop reads the local server and etcd every tick and acts: lead, follow, rejoin,
             quarantine, elect, hand over
-* HTTP      the health checks
+* HTTP      the health checks: HTTPS with client certificates of the services CA, a CN allowlist
+            (HAProxy, the controller), a fixed number of workers and a deadline per connection
 
 Every SQL and etcd call has a timeout, so a hung server or a partition cannot hang the manager.
 """
 
+import copy
 import json
 import os
 import signal
+import socket
+import socketserver
+import ssl
 import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 LIB_DIR = os.environ.get("HA_LAMP_LIB", "/usr/local/lib/ha-lamp")
 sys.path.insert(0, LIB_DIR)
@@ -62,7 +67,10 @@ class NodeCluster(Cluster):
                          repl_user=cfg["repl_user"], repl_password=cfg["repl_password"],
                          connect_timeout=cfg["connect_timeout"], repl_ssl=cfg["repl_ssl"],
                          heartbeat=cfg["heartbeat"], connect_retry=cfg["connect_retry"],
-                         read_timeout=cfg["read_timeout"])
+                         read_timeout=cfg["read_timeout"],
+                         # TLS (mysql_tls_enabled): peers are read over TLS verified against the
+                         # cluster CA, and this node replicates with MASTER_SSL_CA = the same file.
+                         ssl_ca=cfg["tls_ca"] or None, repl_ssl_ca=cfg["tls_ca"] or None)
         self.me = cfg["node"]
         self.socket = cfg["socket"]
         self.local_user = cfg["local_user"]
@@ -649,9 +657,125 @@ class CheckState:
             return self.cached
 
 
+def peer_cn(peercert):
+    """commonName of a verified peer certificate (ssl.getpeercert() form), or "" when it has none."""
+    for rdn in (peercert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return ""
+
+
+def cn_allowed(peercert, allowed):
+    """(ok, cn): the chain was verified by the TLS layer already (CERT_REQUIRED, services CA); this
+    only narrows who of that CA may ask. Exact, case-sensitive match: CNs are ours, not user input."""
+    cn = peer_cn(peercert)
+    return bool(cn) and cn in set(allowed or ()), cn
+
+
+def redact_status(status):
+    """/status without replication error text: Last_IO_Error / Last_SQL_Error can carry host names,
+    user names and SQL from the binlog, so callers get only whether there is one (review H4). Event
+    "error" fields are cut the same way; the full text stays in the journal."""
+    out = copy.deepcopy(status)
+    replica = (out.get("state") or {}).get("replica")
+    if isinstance(replica, dict):
+        for key in ("io_error", "sql_error"):
+            if key in replica:
+                replica[key] = bool(replica[key])
+    for event in out.get("events") or []:
+        if isinstance(event, dict) and "error" in event:
+            event["error"] = bool(event["error"])
+    return out
+
+
+def agent_ssl_context(cfg):
+    """Server context: TLS >= 1.2, a client certificate from the services CA required."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_cert_chain(cfg["agent_cert"], cfg["agent_key"])
+    ctx.load_verify_locations(cafile=cfg["agent_ca"])
+    return ctx
+
+
+class AgentServer(socketserver.TCPServer):
+    """HTTPS server with bounded concurrency: at most `workers` connections are served at once and
+    one more is closed at once (HAProxy retries on its next check), so a flood costs threads and
+    sockets up to that bound only. Every connection has a socket timeout per read/write and a
+    deadline for handshake + request + answer together, so slow or half-sent requests cannot keep a
+    worker. The answers never touch MariaDB (see CheckState), so no request opens a DB connection."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, address, handler, ctx, workers, timeout, allowed_cns):
+        self.ctx = ctx
+        self.conn_timeout = float(timeout)
+        self.allowed_cns = tuple(allowed_cns)
+        self.slots = threading.BoundedSemaphore(int(workers))
+        self.active = {}
+        self.active_lock = threading.Lock()
+        self.refusals = {}
+        super().__init__(address, handler)
+        threading.Thread(target=self.reaper, daemon=True).start()
+
+    def reaper(self):
+        """Enforce the per-connection deadline (the socket timeout alone bounds each read, not a
+        client that sends one byte just before every timeout)."""
+        while True:
+            time.sleep(0.5)
+            now = time.monotonic()
+            with self.active_lock:
+                late = [sock for sock, deadline in self.active.items() if deadline < now]
+            for sock in late:
+                try:
+                    # The plain socket's shutdown, not SSLSocket's (which drops the TLS object under
+                    # the worker): the worker's next read or write fails, it closes and frees its slot.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def refused(self, cn, peer):
+        """Journal a refused CN, at most once a minute per CN and peer (a flood must not flood the journal)."""
+        now = time.monotonic()
+        if now - self.refusals.get((cn, peer), float("-inf")) >= 60:
+            self.refusals[(cn, peer)] = now
+            if len(self.refusals) > 1000:
+                self.refusals.clear()
+            log("agent client refused: CN not in agent_allowed_cns", cn=cn, peer=peer)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        request.settimeout(self.conn_timeout)
+        with self.active_lock:
+            self.active[request] = time.monotonic() + self.conn_timeout
+        threading.Thread(target=self.serve_one, args=(request, client_address), daemon=True).start()
+
+    def serve_one(self, request, client_address):
+        conn = request
+        try:
+            # The handshake runs here, in the worker, so a slow client never blocks accept().
+            conn = self.ctx.wrap_socket(request, server_side=True)
+            with self.active_lock:
+                self.active[conn] = self.active.pop(request, time.monotonic() + self.conn_timeout)
+            self.finish_request(conn, client_address)
+        except Exception:  # pylint: disable=broad-except
+            pass  # refused handshake, unknown CA, timeout, reset: nothing to answer; the slot is freed below
+        finally:
+            with self.active_lock:
+                self.active.pop(request, None)
+                self.active.pop(conn, None)
+            self.shutdown_request(conn)
+            self.slots.release()
+
+
 def make_handler(manager, checks):
     class Handler(BaseHTTPRequestHandler):
         server_version = "ha-lamp-db-manager"
+        protocol_version = "HTTP/1.0"
 
         def _send(self, code, body, ctype="text/plain"):
             data = body.encode()
@@ -667,6 +791,14 @@ def make_handler(manager, checks):
                     pass  # HAProxy closes a check as soon as it has read the status line
 
         def do_GET(self):  # noqa: N802 (http.server naming)
+            ok, cn = cn_allowed(self.connection.getpeercert(), self.server.allowed_cns)
+            if not ok:
+                self.server.refused(cn, self.client_address[0])
+                self._send(403, "client certificate not allowed\n")
+                return
+            # Answers come from the cached local state (CheckState, refreshed every 0.2 s): at most
+            # WRITER_MAX_AGE (1 s) old for /writer and READER_MAX_AGE (3 s) for /reader and /status;
+            # older than that counts as "local server unreachable".
             path = self.path.split("?", 1)[0]
             if path == "/writer":
                 writer = manager.decisions(checks.get(WRITER_MAX_AGE))[0]
@@ -675,8 +807,8 @@ def make_handler(manager, checks):
                 reader = manager.decisions(checks.get(READER_MAX_AGE))[1]
                 self._send(200 if reader[0] else 503, reader[1] + "\n")
             elif path == "/status":
-                self._send(200, json.dumps(manager.status(checks.get(READER_MAX_AGE)), default=str, sort_keys=True)
-                           + "\n", "application/json")
+                body = redact_status(manager.status(checks.get(READER_MAX_AGE)))
+                self._send(200, json.dumps(body, default=str, sort_keys=True) + "\n", "application/json")
             else:
                 self._send(404, "unknown path; use /writer, /reader or /status\n")
 
@@ -688,13 +820,15 @@ def make_handler(manager, checks):
     return Handler
 
 
+# The agent serves HTTPS only: no certificate in the configuration means no start, never plain HTTP.
 REQUIRED = ("node", "cluster", "nodes", "server_ids", "etcd_endpoints", "socket", "local_user", "monitor_user",
-            "monitor_password", "repl_user", "repl_password", "ttl")
-DEFAULTS = {"port": 3306, "listen": "0.0.0.0", "http_port": 9200, "max_lag": 10, "tick": 0.25,
+            "monitor_password", "repl_user", "repl_password", "ttl", "listen", "agent_ca", "agent_cert", "agent_key")
+DEFAULTS = {"port": 3306, "http_port": 9200, "max_lag": 10, "tick": 0.25,
+            "agent_allowed_cns": ["ha-lamp-haproxy", "ha-lamp-controller"], "agent_workers": 16, "agent_timeout": 3.0,
             "renew_interval": 1.0, "fence_margin": 2.0, "check_window": 2.0, "fail_limit": 3,
             "failover_window": 300, "nofailover": False, "connect_timeout": 1, "read_timeout": 5, "probe_timeout": 1.5,
             "etcd_timeout": 1.0, "fence_timeout": 3.0, "apply_timeout": 60, "switchover_timeout": 5, "claim_backoff": 10,
-            "repl_ssl": False, "heartbeat": 1, "connect_retry": 1, "service": "mariadb"}
+            "repl_ssl": False, "tls_ca": "", "heartbeat": 1, "connect_retry": 1, "service": "mariadb"}
 
 
 def load_config(path):
@@ -721,9 +855,10 @@ def main(argv):
     manager = Manager(cfg)
     for target in (manager.renewer, manager.watchdog, manager.run):
         threading.Thread(target=target, daemon=True).start()
-    server = ThreadingHTTPServer((cfg["listen"], int(cfg["http_port"])), make_handler(manager, CheckState(cfg)))
-    server.daemon_threads = True
-    log("listening", node=cfg["node"], port=cfg["http_port"], ttl=cfg["ttl"])
+    server = AgentServer((cfg["listen"], int(cfg["http_port"])), make_handler(manager, CheckState(cfg)),
+                         agent_ssl_context(cfg), cfg["agent_workers"], cfg["agent_timeout"], cfg["agent_allowed_cns"])
+    log("listening", node=cfg["node"], address=cfg["listen"], port=cfg["http_port"], tls=True,
+        allowed_cns=cfg["agent_allowed_cns"], ttl=cfg["ttl"])
     server.serve_forever()
     return 0
 

@@ -47,14 +47,6 @@ $sessionId = session_id();
 // Release the session lock before the slower work below.
 session_write_close();
 
-const VISITS_DDL = 'CREATE TABLE IF NOT EXISTS visits ('
-    . ' id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,'
-    . ' web_node VARCHAR(64) NOT NULL,'
-    . ' release_id VARCHAR(128) NOT NULL,'
-    . ' session_id VARCHAR(128) NOT NULL,'
-    . ' created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)'
-    . ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4';
-
 function record_visit(mysqli $db, string $node, string $release, string $sessionId): int
 {
     $stmt = $db->prepare('INSERT INTO visits (web_node, release_id, session_id) VALUES (?, ?, ?)');
@@ -64,15 +56,9 @@ function record_visit(mysqli $db, string $node, string $release, string $session
 }
 
 try {
-    try {
-        $visitId = record_visit($db, $node, $release, $sessionId);
-    } catch (mysqli_sql_exception $e) {
-        if ($e->getCode() !== 1146) { // ER_NO_SUCH_TABLE: first request ever creates it.
-            throw $e;
-        }
-        $db->query(VISITS_DDL);
-        $visitId = record_visit($db, $node, $release, $sessionId);
-    }
+    // The visits table is created at deploy (web role, tasks/schema.yml, as the schema owner):
+    // this account has no DDL, so no request can create, alter or drop a table.
+    $visitId = record_visit($db, $node, $release, $sessionId);
     $stmt = $db->prepare('SELECT web_node, (SELECT @@hostname), (SELECT COUNT(*) FROM visits) FROM visits WHERE id = ?');
     $stmt->bind_param('i', $visitId);
     $stmt->execute();

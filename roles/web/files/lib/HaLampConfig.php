@@ -92,6 +92,18 @@ final class HaLampConfig
         $link = mysqli_init();
         $link->options(MYSQLI_OPT_CONNECT_TIMEOUT, max($connectTimeout, 1));
         $link->options(MYSQLI_OPT_READ_TIMEOUT, max($readTimeout, 1));
+        $flags = 0;
+        $tls = (array) ($db['tls'] ?? []);
+        if (!empty($tls['enabled'])) {
+            // TLS to MariaDB, verified against the cluster's CA. HAProxy passes 3306/3307 through in
+            // TCP mode, so the certificate is the database node's. mysqlnd has no "CA only" mode:
+            // when it verifies, it also checks the name against the address connected to (the DB
+            // VIP), so the database certificates carry the VIP as a SAN. verify_server_cert false
+            // keeps the encryption but skips both checks.
+            $link->ssl_set(null, null, (string) $tls['ca'], null, null);
+            $flags = MYSQLI_CLIENT_SSL | (($tls['verify_server_cert'] ?? true)
+                ? MYSQLI_CLIENT_SSL_VERIFY_SERVER_CERT : MYSQLI_CLIENT_SSL_DONT_VERIFY_SERVER_CERT);
+        }
         // "@": mysqlnd also raises a warning ("Error while reading greeting packet") before the
         // exception; the callers log the exception once, with context.
         @$link->real_connect(
@@ -99,7 +111,9 @@ final class HaLampConfig
             (string) $db['user'],
             (string) $db['password'],
             (string) $db['name'],
-            $port
+            $port,
+            null,
+            $flags
         );
         $link->set_charset('utf8mb4');
         return $link;

@@ -35,6 +35,13 @@ final class HaLampSessionHandler implements SessionHandlerInterface, SessionUpda
         return (int) ini_get('session.gc_maxlifetime');
     }
 
+    // Rows are keyed by the SHA-256 of the session id, never the id itself: a leaked table, a
+    // replica or a backup gives no usable session cookie.
+    private static function key(string $id): string
+    {
+        return hash('sha256', $id);
+    }
+
     public function open(string $path, string $name): bool
     {
         try {
@@ -99,7 +106,8 @@ final class HaLampSessionHandler implements SessionHandlerInterface, SessionUpda
             $stmt = $this->db->prepare(
                 "SELECT data FROM `{$this->table}` WHERE id = ? AND updated_at >= UNIX_TIMESTAMP() - ?"
             );
-            $stmt->bind_param('si', $id, $lifetime);
+            $key = self::key($id);
+            $stmt->bind_param('si', $key, $lifetime);
             $stmt->execute();
             $row = $stmt->get_result()->fetch_row();
             return $row === null ? '' : (string) $row[0];
@@ -116,7 +124,8 @@ final class HaLampSessionHandler implements SessionHandlerInterface, SessionUpda
                 "INSERT INTO `{$this->table}` (id, data, updated_at) VALUES (?, ?, UNIX_TIMESTAMP())"
                 . ' ON DUPLICATE KEY UPDATE data = VALUES(data), updated_at = VALUES(updated_at)'
             );
-            $stmt->bind_param('ss', $id, $data);
+            $key = self::key($id);
+            $stmt->bind_param('ss', $key, $data);
             return $stmt->execute();
         } catch (Throwable $e) {
             error_log('ha_lamp session: write: ' . $e->getMessage());
@@ -128,7 +137,8 @@ final class HaLampSessionHandler implements SessionHandlerInterface, SessionUpda
     {
         try {
             $stmt = $this->db->prepare("DELETE FROM `{$this->table}` WHERE id = ?");
-            $stmt->bind_param('s', $id);
+            $key = self::key($id);
+            $stmt->bind_param('s', $key);
             return $stmt->execute();
         } catch (Throwable $e) {
             error_log('ha_lamp session: destroy: ' . $e->getMessage());
@@ -171,7 +181,8 @@ final class HaLampSessionHandler implements SessionHandlerInterface, SessionUpda
             $stmt = $this->db->prepare(
                 "SELECT 1 FROM `{$this->table}` WHERE id = ? AND updated_at >= UNIX_TIMESTAMP() - ?"
             );
-            $stmt->bind_param('si', $id, $lifetime);
+            $key = self::key($id);
+            $stmt->bind_param('si', $key, $lifetime);
             $stmt->execute();
             return $stmt->get_result()->fetch_row() !== null;
         } catch (Throwable $e) {
@@ -185,7 +196,8 @@ final class HaLampSessionHandler implements SessionHandlerInterface, SessionUpda
     {
         try {
             $stmt = $this->db->prepare("UPDATE `{$this->table}` SET updated_at = UNIX_TIMESTAMP() WHERE id = ?");
-            $stmt->bind_param('s', $id);
+            $key = self::key($id);
+            $stmt->bind_param('s', $key);
             return $stmt->execute();
         } catch (Throwable $e) {
             error_log('ha_lamp session: updateTimestamp: ' . $e->getMessage());

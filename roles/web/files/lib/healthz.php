@@ -9,14 +9,13 @@
 //
 //   503 "fail config"     the runtime configuration cannot be read
 //   503 "drained"         the drain flag file exists (maintenance: take no new requests)
-//   503 "db unreachable"  this node cannot open a TCP connection to the database front door:
-//                         neither the readers port (3307) nor the writer port (3306) of the load
-//                         balancer that asks (its own address; the VIP when someone else asks)
-//                         accepts within web_healthz_db_timeout. HAProxy accepts a TCP connection
-//                         on its own, whatever the database servers behind it do, so this fails
-//                         only when this node's own path to the load balancer is cut (its
-//                         network, its firewall): a node cut off from the database takes no
-//                         traffic, while the other web nodes stay in.
+//   503 "db unreachable"  this node cannot open a TCP connection to the database front door (the
+//                         DB VIP: HAProxy serves the database on it only): neither its readers
+//                         port (3307) nor its writer port (3306) accepts within
+//                         web_healthz_db_timeout. HAProxy accepts a TCP connection on its own,
+//                         whatever the database servers behind it do, so this fails when this
+//                         node's own path is cut (its network, its firewall) - and, for every web
+//                         node alike, while the VIP moves to the other load balancer.
 //   200 "ok"              otherwise, and the writer answered connect + SELECT 1
 //   200 "degraded: no writer"
 //                         the front door is reachable but the writer did not answer: a database
@@ -26,9 +25,8 @@
 // one PHP request cannot cheaply remember earlier ones.
 // Time budget: the TCP checks take milliseconds on a LAN, the writer check at most the timeout
 // (1 s), so a degraded answer still comes well within HAProxy's check timeout (2 s).
-// While the VIP moves after a load balancer died, the survivor checks through its own address,
-// so it does not mark every web node down on top of the VIP move.
-// The body is one short line; the status code is what HAProxy checks.
+// The body is one short line without the node's name; the status code is what HAProxy checks.
+// Apache answers /healthz only to the load balancers and the node itself (vhost Require ip).
 declare(strict_types=1);
 
 header('Content-Type: text/plain; charset=utf-8');
@@ -54,9 +52,7 @@ if (file_exists($drainFile)) {
 }
 
 $timeout = (int) ($config['healthz']['db_timeout'] ?? 1);
-$asker = (string) ($_SERVER['REMOTE_ADDR'] ?? '');
-$viaLoadBalancer = in_array($asker, (array) ($config['healthz']['load_balancers'] ?? []), true) ? $asker : null;
-$frontDoor = $viaLoadBalancer ?? $host;
+$frontDoor = $host;
 $started = microtime(true);
 
 // 1. This node's own path to the database front door (readers port first: it is the path that
@@ -74,12 +70,12 @@ if ($readerError !== null) {
 
 // 2. The writer, for the marker only: its absence is the database tier's fault, not this node's.
 try {
-    $db = HaLampConfig::connectWriter($timeout, $timeout, $viaLoadBalancer);
+    $db = HaLampConfig::connectWriter($timeout, $timeout);
     $db->query('SELECT 1')->free();
     $db->close();
 } catch (Throwable $e) {
     http_response_code(200);
-    printf("degraded: no writer node=%s (%.0f ms)\n", HaLampConfig::node(), (microtime(true) - $started) * 1000);
+    printf("degraded: no writer (%.0f ms)\n", (microtime(true) - $started) * 1000);
     error_log('ha_lamp healthz: degraded, database writer unreachable: ' . $e->getMessage());
     exit;
 }
@@ -87,8 +83,8 @@ try {
 http_response_code(200);
 if ($readerError !== null) {
     // Only the readers port is unreachable from here: writes work, reads fall back to the writer.
-    printf("degraded: no reader path node=%s db=%.0fms\n", HaLampConfig::node(), (microtime(true) - $started) * 1000);
+    printf("degraded: no reader path db=%.0fms\n", (microtime(true) - $started) * 1000);
     error_log("ha_lamp healthz: degraded, readers port unreachable: $readerError");
     exit;
 }
-printf("ok node=%s db=%.0fms\n", HaLampConfig::node(), (microtime(true) - $started) * 1000);
+printf("ok db=%.0fms\n", (microtime(true) - $started) * 1000);

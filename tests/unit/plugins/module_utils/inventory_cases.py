@@ -15,7 +15,9 @@ _RACKS = {"lb1": "r1", "lb2": "r2", "web1": "r1", "web2": "r2", "db1": "r1", "db
 # group_vars/all of the lab: every host carries the cluster-wide variables.
 CLUSTER_VARS = {
     "ha_lamp_failure_domain": "rack",
-    "ha_lamp_vips": [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}],
+    "ha_lamp_vips": [{"name": "public", "address": "10.213.77.100/24", "vrid": 51, "purpose": "public"},
+                     {"name": "internal", "address": "10.213.77.101/24", "vrid": 52, "purpose": "internal"}],
+    "ha_lamp_controller_addresses": ["10.213.77.1"], "ha_lamp_admin_networks": ["10.213.77.1/32"],
     "ha_lamp_db_primary": "db1",
 }
 

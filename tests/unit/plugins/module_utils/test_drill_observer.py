@@ -130,7 +130,7 @@ class FakeClock:
 def test_sampler_is_bounded_and_appends(tmp_path):
     clock = FakeClock()
     path = tmp_path / "obs" / "run-vip.jsonl"
-    path.parent.mkdir()
+    path.parent.mkdir(mode=0o700)  # the observer refuses a folder others can enter (L5)
     path.write_text(json.dumps(s("lb1", -1.0, False)) + "\n")  # an earlier segment
     answers = iter([(True, ["10.0.0.100"], None)] * 3 + [(None, [], "ip exited 1")] * 100)
 
@@ -258,3 +258,53 @@ def test_a_replica_not_passing_reader_is_missing():
 def test_unreadable_stats_are_missing():
     res = assess(VIP, {"lb1": dict(lb(VIP), csv=None, error="stats: timed out"), "lb2": lb()}, WEB, DBS)
     assert any("lb1: no HAProxy server states (stats: timed out)" in m for m in res["missing"])
+
+
+# ------------------------------------------------ private paths (security review L5)
+def test_private_directory_is_created_0700(tmp_path):
+    from ansible_collections.onprem.ha_lamp.plugins.module_utils.drill_observer import private_directory
+
+    target = tmp_path / "parent" / "drill"
+    private_directory(str(target))
+    assert oct(target.stat().st_mode & 0o777) == "0o700"
+    private_directory(str(target))  # idempotent
+
+
+def test_private_directory_refuses_a_shared_or_linked_folder(tmp_path):
+    from ansible_collections.onprem.ha_lamp.plugins.module_utils.drill_observer import ObserverError, private_directory
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    with pytest.raises(ObserverError, match="has mode 0755; it must be 0700"):
+        private_directory(str(shared))
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(ObserverError, match="is not a plain directory"):
+        private_directory(str(link))
+
+
+def test_sampler_never_follows_a_planted_symlink(tmp_path):
+    from ansible_collections.onprem.ha_lamp.plugins.module_utils.drill_observer import ObserverError
+
+    folder = tmp_path / "drill"
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    (folder / "run-vip.jsonl").symlink_to(victim)
+    sampler = Sampler("lb1", "vip", lambda: (False, [], None), str(folder / "run-vip.jsonl"), duration=1)
+    with pytest.raises(ObserverError, match="cannot open .* safely"):
+        sampler.run()
+    assert victim.read_text() == "untouched\n"
+
+
+def test_sampler_files_are_0600(tmp_path):
+    folder = tmp_path / "drill"
+    path = folder / "run-vip.jsonl"
+    clock = iter(range(100))
+    Sampler("lb1", "vip", lambda: (True, ["10.0.0.100"], None), str(path), duration=2, interval=1,
+            monotonic=lambda: next(clock), sleep=lambda s: None).run()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"

@@ -16,7 +16,8 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import (
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import CONTRACT_VARS, format_seconds, parse_haproxy_time
 
-from .inventory_cases import keyed, lab, set_host
+from .inventory_cases import keyed, set_host
+from .test_redundancy_rules import lab
 
 # Rules exercised here rather than in test_redundancy_rules.py.
 EXTRA_RULES = {"VAR_TEMPLATE_ERROR"}
@@ -180,7 +181,10 @@ def test_message_names_at_most_limit_hosts():
     for host in groups["webservers"] + groups["databases"]:
         hostvars[host]["rack"] = host[-1]
     for host in hostvars:
-        hostvars[host]["ha_lamp_vips"] = [{"name": "public", "address": "10.0.0.250/16", "vrid": 1}]
+        hostvars[host]["ha_lamp_vips"] = [
+            {"name": "public", "address": "10.0.0.250/16", "vrid": 1},
+            {"name": "internal", "address": "10.0.0.251/16", "vrid": 2, "purpose": "internal"},
+        ]
     report = validate({"groups": groups, "hostvars": hostvars, "options": {"message_host_limit": 3}})
     (finding,) = report["findings"]
     assert finding["rule"] == "TIER_SINGLE_DOMAIN"

@@ -5,11 +5,35 @@ import pytest
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import RULES, validate
 
-from .inventory_cases import keyed, lab, set_all, set_host, unset_all
+from .inventory_cases import keyed, set_all, set_host, unset_all
+from .inventory_cases import lab as _lab_base
+
+# The lab's two network planes and management addresses (inventories/lab/group_vars/all/cluster.yml).
+PLANES = {
+    "ha_lamp_vips": [
+        {"name": "public", "address": "10.213.77.100/24", "vrid": 51, "purpose": "public"},
+        {"name": "internal", "address": "10.213.77.101/24", "vrid": 52, "purpose": "internal"},
+    ],
+    "ha_lamp_controller_addresses": ["10.213.77.1"],
+    "ha_lamp_admin_networks": ["10.213.77.1/32"],
+}
+
+
+PUBLIC_VIP, INTERNAL_VIP = PLANES["ha_lamp_vips"]
+
+
+def lab():
+    """The lab inventory with its public and internal VIPs, controller and admin network."""
+    inventory = _lab_base()
+    for var, value in PLANES.items():
+        set_all(inventory, var, value)
+    return inventory
 
 
 def vips(inventory, value):
+    """Replace ha_lamp_vips; these cases test one VIP fault each, so the database may share the public VIP."""
     set_all(inventory, "ha_lamp_vips", value)
+    set_all(inventory, "ha_lamp_db_public_vip_allowed", True)
 
 
 CASES = [
@@ -506,7 +530,8 @@ CASES = [
                 "CLUSTER_VAR_CONFLICT",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "vrid": 51}] on lb1; [{"address": "10.213.77.101/24", "name": "public", "vrid": 51}] on lb2; set it once for the whole cluster (group_vars/all)',
+                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "purpose": "public", "vrid": 51}, {"address": "10.213.77.101/24", "name": "internal", "purpose": "internal... on lb1; '
+                '[{"address": "10.213.77.101/24", "name": "public", "vrid": 51}] on lb2; set it once for the whole cluster (group_vars/all)',
             ),
         ],
         id="vips_conflict",
@@ -519,7 +544,8 @@ CASES = [
                 "CLUSTER_VAR_CONFLICT",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "vrid": 51}] on lb1; unset on lb2; set it once for the whole cluster (group_vars/all)',
+                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "purpose": "public", "vrid": 51}, {"address": "10.213.77.101/24", "name": "internal", "purpose": "internal... on lb1; '
+                "unset on lb2; set it once for the whole cluster (group_vars/all)",
             ),
         ],
         id="vips_unset_on_one_lb",
@@ -545,7 +571,7 @@ CASES = [
                 "VIP_UNKNOWN_KEY",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: VIP 'public' has unknown key(s) vird; the known keys are name, address, vrid, interface (a typo leaves the real key unset)",
+                "loadbalancers: VIP 'public' has unknown key(s) vird; the known keys are name, address, vrid, interface, purpose (a typo leaves the real key unset)",
             ),
         ],
         id="vip_unknown_key",
@@ -672,6 +698,13 @@ CASES = [
                 "loadbalancers",
                 ("lb2",),
                 "loadbalancers: VIP 'public' 10.213.77.100/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment",
+            ),
+            (
+                "error",
+                "VIP_OUTSIDE_LB_SUBNET",
+                "loadbalancers",
+                ("lb2",),
+                "loadbalancers: VIP 'internal' 10.213.77.101/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment",
             ),
         ],
         id="vip_outside_one_lb",
@@ -1348,7 +1381,358 @@ CASES = [
         ],
         id="switchover_target_nofailover",
     ),
-
+    # -- network planes: VIP purposes, the database VIP, the management addresses --------------
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}, INTERNAL_VIP]),
+        [],
+        id="planes_purpose_absent_is_public",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [PUBLIC_VIP, dict(PUBLIC_VIP, name="public2", address="10.213.77.102/24", vrid=53), INTERNAL_VIP]),
+        [],
+        id="planes_two_public_vips",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_vips", [PUBLIC_VIP]), set_all(i, "ha_lamp_db_public_vip_allowed", True)),
+        [],
+        id="db_public_vip_allowed",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_db_public_vip_allowed", False),
+        [],
+        id="db_public_vip_allowed_false_with_internal",
+    ),
+    pytest.param(
+        lambda i: (unset_all(i, "ha_lamp_controller_addresses"), unset_all(i, "ha_lamp_admin_networks")),
+        [],
+        id="management_unset",
+    ),
+    pytest.param(
+        lambda i: unset_all(i, "ha_lamp_admin_networks"),
+        [],
+        id="controller_only",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_admin_networks", ["10.213.77.1"]),
+        [],
+        id="admin_network_bare_address",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_controller_addresses", ["10.213.77.1", "10.213.77.2"]), set_all(i, "ha_lamp_admin_networks", ["10.213.77.0/24"])),
+        [],
+        id="admin_network_wide_two_controllers",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_controller_addresses", ["10.213.77.1", "fd00::5"]), set_all(i, "ha_lamp_admin_networks", ["10.213.77.1/32", "fd00::/64"])),
+        [],
+        id="controller_ipv6",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [PUBLIC_VIP, dict(INTERNAL_VIP, purpose="database")]),
+        [
+            (
+                'error',
+                'VIP_PURPOSE_INVALID',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: VIP 'internal' purpose is 'database'; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)",
+            ),
+        ],
+        id="vip_purpose_invalid",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [dict(PUBLIC_VIP, purpose="Public"), INTERNAL_VIP]),
+        [
+            (
+                'error',
+                'VIP_PURPOSE_INVALID',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: VIP 'public' purpose is 'Public'; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)",
+            ),
+        ],
+        id="vip_purpose_case",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [PUBLIC_VIP, dict(INTERNAL_VIP, purpose=["internal"])]),
+        [
+            (
+                'error',
+                'VIP_PURPOSE_INVALID',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                'loadbalancers: VIP \'internal\' purpose is ["internal"]; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)',
+            ),
+        ],
+        id="vip_purpose_not_string",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [PUBLIC_VIP, dict(INTERNAL_VIP, purpose=None)]),
+        [
+            (
+                'error',
+                'VIP_PURPOSE_INVALID',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: VIP 'internal' purpose is null; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)",
+            ),
+        ],
+        id="vip_purpose_null",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [dict(PUBLIC_VIP, purpose="internal"), INTERNAL_VIP]),
+        [
+            (
+                'error',
+                'VIP_PUBLIC_MISSING',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: every VIP in ha_lamp_vips (VIP 'public' and VIP 'internal') has purpose internal, so clients have no address; add a VIP with purpose: public for HTTP/HTTPS",
+            ),
+        ],
+        id="vip_public_missing",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [PUBLIC_VIP]),
+        [
+            (
+                'error',
+                'DB_ON_PUBLIC_VIP',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+            ),
+        ],
+        id="db_on_public_vip",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [{"name": "public", "address": "10.213.77.100/24", "vrid": 51}]),
+        [
+            (
+                'error',
+                'DB_ON_PUBLIC_VIP',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+            ),
+        ],
+        id="db_on_public_vip_no_purpose",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_vips", [PUBLIC_VIP, dict(PUBLIC_VIP, name="public2", address="10.213.77.102/24", vrid=53)]),
+        [
+            (
+                'error',
+                'DB_ON_PUBLIC_VIP',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public' and VIP 'public2') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+            ),
+        ],
+        id="db_on_public_vip_two",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_vips", [PUBLIC_VIP]), set_all(i, "ha_lamp_db_public_vip_allowed", False)),
+        [
+            (
+                'error',
+                'DB_ON_PUBLIC_VIP',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+            ),
+        ],
+        id="db_on_public_vip_explicit_false",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_vips", [PUBLIC_VIP]), set_all(i, "ha_lamp_db_public_vip_allowed", "true")),
+        [
+            (
+                'error',
+                'DB_PUBLIC_VIP_ALLOWED_INVALID',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: ha_lamp_db_public_vip_allowed is a string ('true'), not a boolean; set it to true or false (without quotes), or leave it unset (false)",
+            ),
+        ],
+        id="db_public_vip_allowed_string",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_vips", [PUBLIC_VIP]), set_all(i, "ha_lamp_db_public_vip_allowed", False), set_host(i, "lb2", ha_lamp_db_public_vip_allowed=True)),
+        [
+            (
+                'error',
+                'CLUSTER_VAR_CONFLICT',
+                'loadbalancers',
+                ('db1', 'db2', 'db3', 'lb1', 'lb2', 'web1', 'web2'),
+                'ha_lamp_db_public_vip_allowed differs between hosts: false on lb1, web1, web2, db1, db2 and db3; true on lb2; set it once for the whole cluster (group_vars/all)',
+            ),
+            (
+                'error',
+                'DB_ON_PUBLIC_VIP',
+                'loadbalancers',
+                ('lb1', 'lb2'),
+                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+            ),
+        ],
+        id="db_public_vip_allowed_conflict",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_controller_addresses", "10.213.77.1"),
+        [
+            (
+                'error',
+                'CONTROLLER_ADDRESSES_INVALID',
+                'cluster',
+                (),
+                "cluster: ha_lamp_controller_addresses is a string ('10.213.77.1'), not a list; write it as a list of IP addresses, e.g. [10.0.0.5]",
+            ),
+        ],
+        id="controller_not_list",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_controller_addresses", []),
+        [
+            (
+                'error',
+                'CONTROLLER_ADDRESSES_INVALID',
+                'cluster',
+                (),
+                'cluster: ha_lamp_controller_addresses is an empty list; list at least one, e.g. [10.0.0.5]',
+            ),
+        ],
+        id="controller_empty",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_controller_addresses", ["controller.example"]),
+        [
+            (
+                'error',
+                'CONTROLLER_ADDRESSES_INVALID',
+                'cluster',
+                (),
+                "cluster: ha_lamp_controller_addresses[0] is 'controller.example', not an IP address; write each entry as an IP address, e.g. 10.0.0.5",
+            ),
+        ],
+        id="controller_hostname",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_controller_addresses", ["10.213.77.1/32"]),
+        [
+            (
+                'error',
+                'CONTROLLER_ADDRESSES_INVALID',
+                'cluster',
+                (),
+                "cluster: ha_lamp_controller_addresses[0] is '10.213.77.1/32', not an IP address; write each entry as an IP address, e.g. 10.0.0.5",
+            ),
+        ],
+        id="controller_cidr",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_controller_addresses", ["10.213.77.1", 5]),
+        [
+            (
+                'error',
+                'CONTROLLER_ADDRESSES_INVALID',
+                'cluster',
+                (),
+                'cluster: ha_lamp_controller_addresses[1] is an integer (5), not a string; write each entry as an IP address, e.g. 10.0.0.5',
+            ),
+        ],
+        id="controller_int",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_admin_networks", {"lab": "10.213.77.1/32"}),
+        [
+            (
+                'error',
+                'ADMIN_NETWORKS_INVALID',
+                'cluster',
+                (),
+                'cluster: ha_lamp_admin_networks is a mapping ({"lab": "10.213.77.1/32"}), not a list; write it as a list of CIDR networks, e.g. [10.0.0.0/28]',
+            ),
+        ],
+        id="admin_not_list",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_admin_networks", []),
+        [
+            (
+                'error',
+                'ADMIN_NETWORKS_INVALID',
+                'cluster',
+                (),
+                'cluster: ha_lamp_admin_networks is an empty list; list at least one, e.g. [10.0.0.0/28]',
+            ),
+        ],
+        id="admin_empty",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_admin_networks", ["10.213.77.1/24"]),
+        [
+            (
+                'error',
+                'ADMIN_NETWORKS_INVALID',
+                'cluster',
+                (),
+                "cluster: ha_lamp_admin_networks[0] is '10.213.77.1/24', which has host bits set (the network is 10.213.77.0/24); write each entry as a CIDR network, e.g. 10.0.0.0/28 or 10.0.0.5/32",
+            ),
+        ],
+        id="admin_host_bits",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_admin_networks", ["anywhere"]),
+        [
+            (
+                'error',
+                'ADMIN_NETWORKS_INVALID',
+                'cluster',
+                (),
+                "cluster: ha_lamp_admin_networks[0] is 'anywhere', not a CIDR network; write each entry as a CIDR network, e.g. 10.0.0.0/28 or 10.0.0.5/32",
+            ),
+        ],
+        id="admin_garbage",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_admin_networks", ["10.213.78.0/24"]),
+        [
+            (
+                'error',
+                'ADMIN_NETWORKS_LOCKOUT',
+                'cluster',
+                (),
+                'cluster: ha_lamp_controller_addresses 10.213.77.1 is outside every network of ha_lamp_admin_networks (10.213.78.0/24); the firewall would lock the controller out of SSH: add 10.213.77.1/32 to ha_lamp_admin_networks',
+            ),
+        ],
+        id="admin_lockout",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_controller_addresses", ["10.213.77.1", "10.213.77.2"]),
+        [
+            (
+                'error',
+                'ADMIN_NETWORKS_LOCKOUT',
+                'cluster',
+                (),
+                'cluster: ha_lamp_controller_addresses 10.213.77.2 is outside every network of ha_lamp_admin_networks (10.213.77.1/32); the firewall would lock the controller out of SSH: add 10.213.77.2/32 to ha_lamp_admin_networks',
+            ),
+        ],
+        id="admin_lockout_one_of_two",
+    ),
+    pytest.param(
+        lambda i: (set_all(i, "ha_lamp_controller_addresses", ["fd00::5"]), set_all(i, "ha_lamp_admin_networks", ["10.213.77.0/24"])),
+        [
+            (
+                'error',
+                'ADMIN_NETWORKS_LOCKOUT',
+                'cluster',
+                (),
+                'cluster: ha_lamp_controller_addresses fd00::5 is outside every network of ha_lamp_admin_networks (10.213.77.0/24); the firewall would lock the controller out of SSH: add fd00::5/128 to ha_lamp_admin_networks',
+            ),
+        ],
+        id="admin_lockout_ipv6",
+    ),
 ]
 
 
