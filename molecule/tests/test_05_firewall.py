@@ -6,7 +6,7 @@ import json
 import pytest
 
 TABLE = "ha_lamp"
-RULESET = "/etc/ha-lamp/firewall.nft"
+RULESET = "/etc/ha-lamp-firewall/firewall.nft"
 UNIT = "ha-lamp-firewall.service"
 
 
