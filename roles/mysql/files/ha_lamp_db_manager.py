@@ -110,6 +110,7 @@ class Manager:
         self.uptime = None
         self.quarantined = ""
         self.published = None
+        self.remembered_role = None       # what role_file says (None: not written by this process yet)
         self.events = []
         self.said = {}
         self.last_start_slave = 0.0
@@ -281,7 +282,31 @@ class Manager:
             ok = "etcd unreachable: %s" % exc
         self.notify("leader_released", reason=reason, released=ok, revision=kv["mod_revision"])
 
+    def remember_role(self, role):
+        """Tell the next MariaDB start whether this node was the primary (mariadb-role.sh reads role_file).
+        Only a crashed primary starts with init_rpl_role=SLAVE, which truncates the binlog transactions
+        left prepared in InnoDB: its unacknowledged tail, so it can rejoin the new primary. A replica keeps
+        everything it applied: when the whole tier crashes at once, the replica that acknowledged the last
+        writes may be the only node that still holds them (the primary truncates them, and MariaDB discards
+        the relay log of a GTID replica on restart). role: "primary", or "replica" once this node replicates
+        from the leader; a fenced, stopped or quarantined former primary keeps "primary"."""
+        marker = role
+        if marker == self.remembered_role or not self.cfg.get("role_file"):
+            return
+        path = self.cfg["role_file"]
+        try:
+            with open(path + ".tmp", "w", encoding="utf-8") as handle:
+                handle.write(marker + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(path + ".tmp", path)
+            self.remembered_role = marker
+        except OSError as exc:
+            self.notify("role_file_error", once_key=str(exc), error=str(exc), path=path)
+
     def publish(self, role, leader, source=None):
+        if role == "primary":
+            self.remember_role("primary")
         report = dm.member_report(self.me, self.local, role, self.cfg["nofailover"], leader=leader,
                                   source=source, errant=self.quarantined)
         if self.lease is None or report == self.published:
@@ -391,6 +416,8 @@ class Manager:
             others = sorted(n for n, kv in view["members"].items() if n != self.me
                             and isinstance(kv.get("value"), dict) and kv["value"].get("mariadb") == "up")
             self.etcd.put(self.key("sync"), {"leader": self.me, "nodes": others, "pending": {}, "at": time.time()})
+            # Before the first write can be acknowledged: a crash from here on restarts as a former primary.
+            self.remember_role("primary")
             self.cluster.open_writes(self.me)
         except Exception as exc:  # pylint: disable=broad-except
             self.cluster.drop(self.me)
@@ -514,6 +541,7 @@ class Manager:
                     self.cluster.execute(self.me, "START SLAVE")
                 except Exception:  # pylint: disable=broad-except
                     self.cluster.drop(self.me)
+            self.remember_role("replica")
             self.publish("replica", leader, source)
             return
         leader_state = self.cluster.state(leader)
@@ -534,6 +562,7 @@ class Manager:
         self.repointing = rep is not None and not self.quarantined
         try:
             self.cluster.make_replica(self.me, leader, demote=rep is None)
+            self.remember_role("replica")
             self.notify("rejoined", primary=leader, previous_source=source, demoted=rep is None)
         except Exception as exc:  # pylint: disable=broad-except
             self.cluster.drop(self.me)
@@ -828,7 +857,7 @@ DEFAULTS = {"port": 3306, "http_port": 9200, "max_lag": 10, "tick": 0.25,
             "renew_interval": 1.0, "fence_margin": 2.0, "check_window": 2.0, "fail_limit": 3,
             "failover_window": 300, "nofailover": False, "connect_timeout": 1, "read_timeout": 5, "probe_timeout": 1.5,
             "etcd_timeout": 1.0, "fence_timeout": 3.0, "apply_timeout": 60, "switchover_timeout": 5, "claim_backoff": 10,
-            "repl_ssl": False, "tls_ca": "", "heartbeat": 1, "connect_retry": 1, "service": "mariadb"}
+            "repl_ssl": False, "tls_ca": "", "role_file": "", "heartbeat": 1, "connect_retry": 1, "service": "mariadb"}
 
 
 def load_config(path):
