@@ -6,9 +6,9 @@
     report = validate({"groups": {...}, "hostvars": {...}, "options": {...}})
     print(render_text(report))
 
-``groups`` maps group name -> list of host names (only loadbalancers, webservers, databases
-and dcs, the etcd members, are read); ``hostvars`` maps host name -> {variable: value} with the contract variables
-(CONTRACT_VARS) already templated. Plain Python: no Ansible import anywhere in the rule core.
+``groups`` maps group name -> list of host names (only loadbalancers, webservers, databases,
+dcs, the etcd members, and storage, the GlusterFS hosts, are read); ``hostvars`` maps host name
+-> {variable: value} with the contract variables (CONTRACT_VARS) already templated. Plain Python: no Ansible import anywhere in the rule core.
 
 The report is a plain dict (JSON-serialisable):
 
@@ -36,6 +36,7 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model im
     check_options,
 )
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_rules import run_all
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_storage import STORAGE_RULES
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_text import render_text
 
 __all__ = ["CONTRACT_VARS", "DEFAULT_OPTIONS", "TIERS", "OptionError", "RULES", "inventory_from", "render_text", "validate"]
@@ -99,6 +100,7 @@ RULES = {
     "DCS_SIZE": "error",
     "DCS_DOMAIN_MAJORITY": "error",
 }
+RULES.update(STORAGE_RULES)  # STORAGE_SIZE, STORAGE_DOMAINS (errors), STORAGE_NO_CLIENTS (warning)
 
 
 def validate(inventory):
@@ -205,7 +207,7 @@ def _plain(value, depth=0):
 def inventory_from(groups, hostvars, options=None):
     """Build the validator's input from Ansible's ``groups`` and ``hostvars`` (or plain dicts).
 
-    Only the hosts of the three tiers and of dcs, and only CONTRACT_VARS are read. Reading a variable from
+    Only the hosts of the three tiers, of dcs and of storage, and only CONTRACT_VARS are read. Reading a variable from
     Ansible's hostvars templates it in that host's context (``rack: "{{ x }}"`` works), and other
     variables, such as a templated ``ansible_podman_host``, are never touched. A variable that
     fails to template is recorded in ``var_errors`` and becomes a VAR_TEMPLATE_ERROR finding.

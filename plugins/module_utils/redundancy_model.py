@@ -22,8 +22,13 @@ CLUSTER = "cluster"  # the "tier" of findings about cluster-wide settings
 # The etcd members (the DCS holding the database leader lease). Not a tier: its hosts usually
 # are databases too, which must not count as "a host in several tiers".
 DCS = "dcs"
-GROUPS = TIERS + (DCS,)  # every group the validator reads
-TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3, DCS: 4}
+# The GlusterFS hosts holding the shared uploads volume (two data bricks, then the arbiter). Not a
+# tier either, and optional: without it the web role decides where uploads live. Its hosts are
+# usually web or database hosts too (the lab: web1, web2, db3), which is no "host in several tiers".
+STORAGE = "storage"
+OPTIONAL_GROUPS = (DCS, STORAGE)  # groups that are not tiers: absent or empty is no TIER_MISSING
+GROUPS = TIERS + OPTIONAL_GROUPS  # every group the validator reads
+TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3, DCS: 4, STORAGE: 5}
 
 # The only variables the validator reads (see the inventory contract in ARCHITECTURE.md).
 CONTRACT_VARS = (
@@ -269,12 +274,13 @@ def format_seconds(micros):
 class Host:
     """Contract variables of one cluster host, validated."""
 
-    __slots__ = ("name", "tiers", "in_dcs", "rack", "site", "site_set", "address_key", "address_is_ip", "vrrp_ip", "server_id", "vars")
+    __slots__ = ("name", "tiers", "in_dcs", "in_storage", "rack", "site", "site_set", "address_key", "address_is_ip", "vrrp_ip", "server_id", "vars")
 
     def __init__(self, name, variables):
         self.name = name
         self.tiers = []
         self.in_dcs = False
+        self.in_storage = False
         self.vars = variables
         self.rack = None  # valid rack name or None
         self.site = DEFAULT_SITE
@@ -286,10 +292,12 @@ class Host:
 
     @property
     def tier(self):
-        """The tier findings about this host are filed under (its first tier, else dcs)."""
+        """The tier findings about this host are filed under (its first tier, else dcs, else storage)."""
         if self.tiers:
             return self.tiers[0]
-        return DCS if self.in_dcs else CLUSTER
+        if self.in_dcs:
+            return DCS
+        return STORAGE if self.in_storage else CLUSTER
 
     @property
     def address_ip(self):
@@ -315,6 +323,8 @@ class Topology:
         self.missing_tiers = []
         self.dcs = []  # etcd member names (deduplicated, order kept)
         self.dcs_state = None  # None when usable, else "is not defined" / "is empty" / "is malformed"
+        self.storage = []  # GlusterFS hosts in inventory order: data, data, arbiter (deduplicated)
+        self.storage_state = None  # like dcs_state; absent or empty means "no storage group": no rule
         self.template_failed = set()  # (host, var) pairs that could not be templated
         self._read_groups(groups)
         self._read_template_errors(var_errors)
@@ -357,9 +367,10 @@ class Topology:
     def _read_groups(self, groups):
         for tier in GROUPS:
             members = groups.get(tier)
-            if tier == DCS and (members is None or (isinstance(members, (list, tuple)) and len(members) == 0)):
-                # Required only with databases: DCS_MISSING (rules) says so then.
-                self.dcs_state = "is not defined" if members is None else "is empty"
+            if tier in OPTIONAL_GROUPS and (members is None or (isinstance(members, (list, tuple)) and len(members) == 0)):
+                # dcs is required only with databases: DCS_MISSING (rules) says so then.
+                # storage is optional: without it the web role decides where uploads live.
+                self._set_optional_state(tier, "is not defined" if members is None else "is empty")
                 continue
             if members is None or (isinstance(members, (list, tuple)) and len(members) == 0):
                 self.missing_tiers.append(tier)
@@ -381,8 +392,8 @@ class Topology:
                     "%s: the group is %s (%s), not a list of host names; define it as an inventory group with hosts"
                     % (tier, type_name(members), show(members)),
                 )
-                if tier == DCS:
-                    self.dcs_state = "is malformed"
+                if tier in OPTIONAL_GROUPS:
+                    self._set_optional_state(tier, "is malformed")
                 continue
             names = []
             seen = set()
@@ -404,14 +415,25 @@ class Topology:
                     host = self.hosts[member] = Host(member, {})
                 if tier == DCS:
                     host.in_dcs = True  # an etcd member is a cluster host (rack, address) but no tier
+                elif tier == STORAGE:
+                    host.in_storage = True  # likewise a cluster host, but no tier
                 else:
                     host.tiers.append(tier)
-            if tier == DCS:
-                self.dcs = names
+            if tier in OPTIONAL_GROUPS:
+                if tier == DCS:
+                    self.dcs = names
+                else:
+                    self.storage = names
                 if not names:
-                    self.dcs_state = "is malformed"  # GROUP_MALFORMED named every bad entry
+                    self._set_optional_state(tier, "is malformed")  # GROUP_MALFORMED named every bad entry
             else:
                 self.tiers[tier] = names
+
+    def _set_optional_state(self, group, state):
+        if group == DCS:
+            self.dcs_state = state
+        else:
+            self.storage_state = state
 
     def _read_template_errors(self, var_errors):
         """Variables the caller could not template (e.g. an undefined variable inside rack: "{{ x }}").
@@ -569,3 +591,6 @@ class Topology:
 
     def dcs_hosts(self):
         return [self.hosts[name] for name in self.dcs]
+
+    def storage_hosts(self):
+        return [self.hosts[name] for name in self.storage]

@@ -20,6 +20,7 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model im
     DEFAULT_HAPROXY_DB_CHECK_INTER,
     LEASE_MARGIN_S,
     LEASE_RENEWAL_SLACK_S,
+    STORAGE,
     TIER_MEMBER,
     TIERS,
     format_seconds,
@@ -28,6 +29,7 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model im
     show,
     type_name,
 )
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_storage import rule_storage
 
 VIP_KEYS = ("name", "address", "vrid", "interface", "purpose")
 # What a VIP carries: client traffic (80/443) or the database frontends (3306/3307). Absent = public.
@@ -112,7 +114,7 @@ def rule_racks_and_sites(topo, findings):
     for host in topo.hosts.values():
         if host.vars.get("rack") is None and (host.name, "rack") not in topo.template_failed:
             missing.setdefault(host.tier, []).append(host.name)
-    for tier in TIERS + (DCS,):
+    for tier in TIERS + (DCS, STORAGE):
         names = missing.get(tier)
         if names:
             findings.error(
@@ -902,4 +904,5 @@ def run_all(topo, findings):
     rule_db_promotion(topo, findings, primary)
     rule_db_lease(topo, findings)
     rule_dcs(topo, findings)
+    rule_storage(topo, findings)
     return primary

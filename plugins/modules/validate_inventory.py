@@ -21,11 +21,12 @@ description:
     of the three tiers C(loadbalancers), C(webservers) and C(databases) against the collection's inventory contract.
   - Fails the task listing B(every) error at once, grouped by tier; shows every warning; returns the full report and
     can write it as JSON.
-  - Never connects to an inventory host, so it runs before the hosts exist. Only the hosts of the three tiers and of
-    C(dcs) (the etcd members), and only the contract variables (C(ansible_host), C(rack), C(site),
-    C(ha_lamp_vrrp_address), C(mysql_server_id), C(ha_lamp_vips), C(ha_lamp_db_primary), C(ha_lamp_failure_domain),
-    C(ha_lamp_db_lease_ttl), C(ha_lamp_db_failover_window), C(ha_lamp_db_nofailover), C(ha_lamp_switchover_target),
-    C(haproxy_db_check_inter), C(haproxy_db_check_fall)) are read, each templated in its host's context.
+  - Never connects to an inventory host, so it runs before the hosts exist. Only the hosts of the three tiers, of
+    C(dcs) (the etcd members) and of C(storage) (the GlusterFS hosts of the shared uploads), and only the contract
+    variables (C(ansible_host), C(rack), C(site), C(ha_lamp_vrrp_address), C(mysql_server_id), C(ha_lamp_vips),
+    C(ha_lamp_db_primary), C(ha_lamp_failure_domain), C(ha_lamp_db_lease_ttl), C(ha_lamp_db_failover_window),
+    C(ha_lamp_db_nofailover), C(ha_lamp_switchover_target), C(haproxy_db_check_inter), C(haproxy_db_check_fall))
+    are read, each templated in its host's context.
   - "Rules (errors): every tier exists with at least 2 hosts spread over at least 2 failure domains (rack by default,
     or site per C(ha_lamp_failure_domain)); every cluster host has a non-empty string C(rack); C(site) is a string;
     addresses parse and are unique; C(ha_lamp_vips) is a list of VIPs with unique names, a valid address/len inside
@@ -41,9 +42,13 @@ description:
     is an integer >= 0 (default 300); C(ha_lamp_db_nofailover) is a boolean and leaves at least 2 databases eligible
     for promotion, the initial primary among them; C(ha_lamp_switchover_target), when set (also as an extra var), is
     a member of C(databases) without C(ha_lamp_db_nofailover)."
+  - "Rules for shared uploads (errors): the C(storage) group is optional (absent or empty, nothing is checked); when
+    present it holds exactly 3 hosts (one GlusterFS replica 3 volume with an arbiter: the first two hosts in inventory
+    order carry the data bricks, the third the arbiter), each with a C(rack), in 3 different failure domains so losing
+    one domain keeps the client quorum of 2 bricks. A storage host may also be in a tier without a warning."
   - "Warnings: a tier confined to one site of a multi-site cluster, a host in several tiers, C(site) set on only some
     hosts, unknown VIP keys, a replica sharing the primary's failure domain, databases over an even number of sites
-    with no tie-breaker site."
+    with no tie-breaker site, a C(storage) group without C(webservers) to mount it."
   - Every message names the host, the variable, the value at fault and the fix.
   - Also prints an availability estimate (each tier, the whole stack, the worst single failure domain) as nines and
     minutes of downtime per year.

@@ -70,13 +70,26 @@ BAD = {
     "bad_switchover_target_nofailover": "DB_SWITCHOVER_TARGET_NOFAILOVER databases: ha_lamp_switchover_target is 'db3', "
     "which has ha_lamp_db_nofailover: true and may never be promoted; name one of db1 and db2",
     "bad_single_webserver": "TIER_TOO_FEW_HOSTS webservers: only web1",
+    "bad_storage_missing_rack": "RACK_MISSING storage: nas3 has no rack (var rack)",
+    "bad_storage_same_rack": "STORAGE_DOMAINS storage: rack 'r1' (var rack) holds 2 of the 3 bricks, web1 and db1, both data bricks; "
+    "losing it leaves 1, short of the client quorum of 2",
+    "bad_storage_two_hosts": "STORAGE_SIZE storage: 2 hosts (web1 and web2), but the shared uploads volume is one GlusterFS replica 3 "
+    "volume with an arbiter",
     "bad_vip_is_host_address": "VIP_ADDRESS_CONFLICT loadbalancers: VIP 'public' address 10.20.0.21 is also web1's ansible_host",
     "bad_vip_outside_subnet": "VIP_OUTSIDE_LB_SUBNET loadbalancers: VIP 'public' 10.30.0.100/24 is outside the subnet",
     "bad_vips_string": "VIPS_MALFORMED loadbalancers: ha_lamp_vips is a string ('10.20.0.100/24'), not a list",
     "bad_vrid_duplicate": "VIP_VRID_DUPLICATE loadbalancers: VIP 'public' and VIP 'internal' use vrid 51",
     "bad_vrid_out_of_range": "VIP_VRID_INVALID loadbalancers: VIP 'public' vrid is 300, outside 1-255",
 }
-GOOD = ["good_db_public_vip_allowed", "good_failover_tuned", "good_minimal", "good_multisite", "good_templated", "good_vrrp_segment"]
+GOOD = [
+    "good_db_public_vip_allowed",
+    "good_failover_tuned",
+    "good_minimal",
+    "good_multisite",
+    "good_storage",
+    "good_templated",
+    "good_vrrp_segment",
+]
 WARN = {"warn_even_sites": "DB_EVEN_SITES [databases] databases: spread over 2 sites (dc1, dc2)"}
 
 
