@@ -21,14 +21,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ansible_playbook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(ROOT, "inventories", "lab")
-
-
-def ansible_playbook():
-    candidate = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return candidate if os.path.exists(candidate) else shutil.which("ansible-playbook")
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,14 @@ the collection on the collections path:
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 
 import pytest
+from conftest import ansible_playbook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "inventories", "examples")
 PLAYBOOK = os.path.join(ROOT, "playbooks", "validate.yml")
-
-
-def ansible_playbook():
-    """ansible-playbook next to the running interpreter (the venv), else on PATH."""
-    candidate = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return candidate if os.path.exists(candidate) else shutil.which("ansible-playbook")
 
 
 def run_validate(inventory, *extra):

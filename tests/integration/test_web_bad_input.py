@@ -34,6 +34,7 @@ import sys
 import tarfile
 
 import pytest
+from conftest import ansible_playbook
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,11 +55,6 @@ UPLOADS_STEPS = [
     ("validate", None),
     ("uploads_check", "web_app_uploads_link | length > 0"),
 ]
-
-
-def ansible_playbook():
-    candidate = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return candidate if os.path.exists(candidate) else shutil.which("ansible-playbook")
 
 
 @pytest.fixture(scope="module")
