@@ -22,76 +22,39 @@ The cap and the maintenance are undone afterwards, also when a run fails.
 """
 import argparse
 import contextlib
-import json
-import os
-import re
 import shutil
-import statistics
-import subprocess
 import sys
 
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+import labkit  # benchmarks/labkit.py: inventory, podman, wrk and figures shared by the benchmarks
 
 
 def lab_addresses(inventory):
-    out = subprocess.run(["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True)
-    inv = json.loads(out.stdout)
-    hostvars = inv["_meta"]["hostvars"]
-    lb = inv["loadbalancers"]["hosts"][0]
-    vip = hostvars[lb]["ha_lamp_vips"][0]["address"].split("/")[0]
-    webs = inv["webservers"]["hosts"]
+    """The addresses this benchmark loads: the public VIP, the first web node and the others, the LBs."""
+    inv = labkit.read_inventory(inventory)
+    webs = labkit.group_hosts(inv, "webservers")
+    names = list(webs)
     return {
-        "vip": vip,
-        "web": hostvars[webs[0]]["ansible_host"],
-        "other_webs": webs[1:],
-        "lbs": [hostvars[h]["ansible_host"] for h in inv["loadbalancers"]["hosts"]],
+        "vip": labkit.lab_vips(inv)["public"],
+        "web": webs[names[0]],
+        "other_webs": names[1:],
+        "lbs": list(labkit.group_hosts(inv, "loadbalancers").values()),
     }
-
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def podman(*args, stdin=None):
-    # The lab's podman configuration (runc, cgroupfs, ulimits), wherever the script is run from.
-    env = dict(os.environ, CONTAINERS_CONF=os.environ.get("CONTAINERS_CONF", os.path.join(REPO, "lab", "containers.conf")))
-    return subprocess.run(["podman", *args], input=stdin, check=True, capture_output=True, text=True,
-                          env=env, timeout=30).stdout
-
-
-def haproxy_command(lb_address, command):
-    """One runtime API command on a lab load balancer (the container is named by its address)."""
-    out = podman("exec", "-i", lb_address, "socat", "stdio", "unix-connect:/run/haproxy/admin.sock",
-                 stdin=command + "\n")
-    if out.strip():
-        raise RuntimeError(f"HAProxy on {lb_address} refused '{command}': {out.strip()}")
 
 
 @contextlib.contextmanager
 def one_capped_web_node(lab, cpus):
     """The first web node capped at `cpus` CPUs and the only one in rotation, for the duration."""
     try:
-        podman("update", "--cpus", str(cpus), lab["web"])
+        labkit.podman("update", "--cpus", str(cpus), lab["web"])
         for lb in lab["lbs"]:
             for host in lab["other_webs"]:
-                haproxy_command(lb, f"set server web/{host} state maint")
+                labkit.haproxy_command(lb, f"set server web/{host} state maint")
         yield
     finally:
         for lb in lab["lbs"]:
             for host in lab["other_webs"]:
-                haproxy_command(lb, f"set server web/{host} state ready")
-        podman("update", "--cpus", "0", lab["web"])
-
-
-def wrk(url, seconds, connections):
-    """Run one bounded wrk load; return requests/s, p50 ms, p99 ms and the error count."""
-    cmd = ["wrk", "--latency", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "2s", url]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=seconds + 30).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = {m.group(1): float(m.group(2)) * UNITS[m.group(3)]
-               for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, latency.get("50"), latency.get("99"), errors + (int(non_2xx.group(1)) if non_2xx else 0)
+                labkit.haproxy_command(lb, f"set server web/{host} state ready")
+        labkit.podman("update", "--cpus", "0", lab["web"])
 
 
 def main(argv=None):
@@ -138,17 +101,18 @@ def load_series(targets, args):
     samples = {name: [] for name in targets}
     for run in range(args.runs):
         for name, url in targets.items():  # interleaved, so a noisy moment hits every target alike
-            samples[name].append(wrk(url, args.seconds, args.connections))
-        print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{n} {s[-1][0]:.0f} req/s" for n, s in samples.items()))
+            samples[name].append(labkit.run_wrk(url, args.seconds, args.connections))
+        print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{n} {s[-1]['rps']:.0f} req/s" for n, s in samples.items()))
 
     print(f"\nmedian of {args.runs} runs, {args.seconds} s each, {args.connections} connections:")
     print(f"{'target':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     median = {}
     for name, runs in samples.items():
-        median[name] = statistics.median(r[0] for r in runs)
-        p50 = statistics.median(r[1] for r in runs if r[1] is not None)
-        p99 = statistics.median(r[2] for r in runs if r[2] is not None)
-        print(f"{name:<22} {median[name]:>9.0f} {p50:>8.2f} {p99:>8.2f} {sum(r[3] for r in runs):>7}")
+        median[name] = labkit.median_or_none(r["rps"] for r in runs)
+        p50 = labkit.median_or_none(r["p50_ms"] for r in runs)
+        p99 = labkit.median_or_none(r["p99_ms"] for r in runs)
+        print(f"{name:<22} {median[name]:>9.0f} {labkit.fmt(p50):>8} {labkit.fmt(p99):>8} "
+              f"{sum(r['errors'] for r in runs):>7}")
     return median
 
 

@@ -44,18 +44,26 @@ PORT_PROBE = textwrap.dedent("""
         print(json.dumps(list(pool.map(probe, [tuple(t) for t in targets]))))
 """)
 
-# Sends VRRPv2 adverts (priority 254, the cluster's own pass) for one VRID to one address, `count`
-# times a second apart: a neighbour who sniffed one advert could send exactly this.
+# Sends VRRP adverts in the cluster's version (priority 254; v2 with the cluster's own pass, v3 with
+# the checksum over the IPv4 pseudo-header) for one VRID to one address, `count` times a second
+# apart: a neighbour who sniffed one advert could send exactly this.
 VRRP_FORGER = textwrap.dedent("""
     import socket, struct, sys, time
     dest, vrid, vip, password, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+    version, source = int(sys.argv[6]), sys.argv[7]
     def checksum(data):
+        data += b"\\0" * (len(data) % 2)
         total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
         total = (total >> 16) + (total & 0xFFFF)
         return ~(total + (total >> 16)) & 0xFFFF
-    body = struct.pack("!BBBBBBH", 0x21, vrid, 254, 1, 1, 1, 0) + socket.inet_aton(vip)
-    body += password.encode()[:8].ljust(8, b"\\0")
-    packet = body[:6] + struct.pack("!H", checksum(body)) + body[8:]
+    if version == 2:
+        body = struct.pack("!BBBBBBH", 0x21, vrid, 254, 1, 1, 1, 0) + socket.inet_aton(vip)
+        body += password.encode()[:8].ljust(8, b"\\0")
+        summed = body
+    else:
+        body = struct.pack("!BBBBHH", 0x31, vrid, 254, 1, 100, 0) + socket.inet_aton(vip)
+        summed = socket.inet_aton(source) + socket.inet_aton(dest) + struct.pack("!BBH", 0, 112, len(body)) + body
+    packet = body[:6] + struct.pack("!H", checksum(summed)) + body[8:]
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
     s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
     for _ in range(count):
@@ -171,17 +179,32 @@ def vip_holders(lab):
     return holders
 
 
+def keepalived_vrrp_version(lab, lb):
+    """The VRRP version the deployed keepalived speaks, from its own configuration."""
+    out = lab.host(lb).run("awk '$1 == \"vrrp_version\" {print $2}' /etc/keepalived/keepalived.conf")
+    assert out.rc == 0 and out.stdout.strip() in ("2", "3"), out
+    return out.stdout.strip()
+
+
+def outsider_address(name):
+    out = in_container(name, "hostname", "-I")
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()[0]
+
+
 def test_forged_vrrp_adverts_from_an_outsider_move_no_vip(lab, outsider):
     before = vip_holders(lab)
     assert all(len(h) == 1 for h in before.values()) and len(before) == len(sum(vips(lab).values(), [])), before
     lb0 = lab.groups["loadbalancers"][0]
-    password = lab.hostvars[lb0]["ha_lamp_vrrp_auth_pass"]
+    password = lab.hostvars[lb0].get("ha_lamp_vrrp_auth_pass", "")
+    version = keepalived_vrrp_version(lab, lb0)
+    source = outsider_address(outsider)
     forgers = []
     for vip in lab.hostvars[lb0]["ha_lamp_vips"]:
         for lb in lab.groups["loadbalancers"]:
             forgers.append(subprocess.Popen(
                 ["podman", "exec", outsider, "python3", "-c", VRRP_FORGER, lab.address(lb), str(vip["vrid"]),
-                 vip["address"].split("/")[0], password, "6"], env=PODMAN_ENV))
+                 vip["address"].split("/")[0], password, "6", version, source], env=PODMAN_ENV))
     for forger in forgers:
         assert forger.wait(timeout=60) == 0, "the forger could not send its adverts"
     time.sleep(2)

@@ -95,13 +95,13 @@ def role_playbook(work, name, hosts, role, role_vars=None):
 
 ROOT_MSG = ("host db1: ha_lamp_db_root_password holds a value published in this repository (it starts with "
             "'lab-only' or 'example-only') and the inventory does not set ha_lamp_lab: true")
-VRRP_MSG = ("host lb1: ha_lamp_vrrp_auth_pass holds a value published in this repository (it starts with "
-            "'lab-only' or 'example-only') and the inventory does not set ha_lamp_lab: true")
+STATS_MSG = ("host lb1: ha_lamp_haproxy_stats_password holds a value published in this repository (it starts "
+             "with 'lab-only' or 'example-only') and the inventory does not set ha_lamp_lab: true")
 
 
 def test_site_with_limit_web1(copied_lab):
     rc, out = run(copied_lab, os.path.join(ROOT, "playbooks", "site.yml"), "--limit", "web1")
-    assert_refused_before_any_change(rc, out, ROOT_MSG, VRRP_MSG)
+    assert_refused_before_any_change(rc, out, ROOT_MSG, STATS_MSG)
     assert "PLAY [Prepare every cluster host]" not in out, out
 
 
@@ -113,22 +113,27 @@ def test_lb_rollout(copied_lab):
 
 
 @pytest.mark.parametrize(
-    "role,hosts,needle",
+    "role,hosts,role_vars,needle",
     [
-        ("mysql", "databases", "host db1: mysql_admin_password (from ha_lamp_db_root_password) holds a value published"),
-        ("haproxy", "loadbalancers", "host lb1: haproxy_stats_password (from ha_lamp_haproxy_stats_password) holds"),
-        ("keepalived", "loadbalancers", "host lb1: keepalived_auth_pass (from ha_lamp_vrrp_auth_pass) holds a value"),
-        ("web", "webservers", "host web1: web_db_password (from ha_lamp_db_app_password) holds a value published"),
+        ("mysql", "databases", None,
+         "host db1: mysql_admin_password (from ha_lamp_db_root_password) holds a value published"),
+        ("haproxy", "loadbalancers", None,
+         "host lb1: haproxy_stats_password (from ha_lamp_haproxy_stats_password) holds"),
+        # The VRRP password is only sent (and so only checked) with VRRPv2; v3 has no authentication.
+        ("keepalived", "loadbalancers", {"keepalived_vrrp_version": 2},
+         "host lb1: keepalived_auth_pass (from ha_lamp_vrrp_auth_pass) holds a value"),
+        ("web", "webservers", None,
+         "host web1: web_db_password (from ha_lamp_db_app_password) holds a value published"),
     ],
 )
-def test_each_role_on_its_own(copied_lab, role, hosts, needle):
-    rc, out = run(copied_lab, role_playbook(copied_lab, "only_" + role, hosts, role))
+def test_each_role_on_its_own(copied_lab, role, hosts, role_vars, needle):
+    rc, out = run(copied_lab, role_playbook(copied_lab, "only_" + role, hosts, role, role_vars))
     assert_refused_before_any_change(rc, out, needle)
 
 
 def test_role_level_override_is_checked(copied_lab):
     # A good-looking inventory value does not hide a published value set on the role itself.
     book = role_playbook(copied_lab, "override_keepalived", "loadbalancers", "keepalived",
-                         {"keepalived_auth_pass": "lab-only"})
+                         {"keepalived_auth_pass": "lab-only", "keepalived_vrrp_version": 2})
     rc, out = run(copied_lab, book, "-e", "ha_lamp_vrrp_auth_pass=Zq8.x-Rt")
     assert_refused_before_any_change(rc, out, "host lb1: keepalived_auth_pass (from ha_lamp_vrrp_auth_pass) holds")

@@ -6,20 +6,20 @@
 // Without a writer (a switchover fence, a failover) it fails fast: 503 "database writer
 // unavailable, retry" within about web_db_connect_timeout (2 s), never a hung worker. The
 // read-only page read.php keeps answering from the readers port meanwhile.
+// Every answer carries a Server-Timing header with the duration of each phase (ms), so a load
+// test can tell what bounds the page (benchmarks/bench_pages.py); page.php is the read-mostly page.
 declare(strict_types=1);
 
-header('Content-Type: text/plain; charset=utf-8');
-header('Cache-Control: no-store');
+require_once __DIR__ . '/common.php';
+require_once __DIR__ . '/PhaseClock.php';
 
-// The release id is the name of the release directory, written by the role into REVISION.
-$revisionFile = __DIR__ . '/REVISION';
-$release = is_readable($revisionFile) ? trim((string) file_get_contents($revisionFile)) : basename(__DIR__);
-$node = getenv('HA_LAMP_NODE') ?: gethostname();
+$clock = new PhaseClock();
 
-function writer_unavailable(string $node, string $release, string $why): never
+function writer_unavailable(PhaseClock $clock, string $node, string $release, string $why): never
 {
     http_response_code(503);
     header('Retry-After: 1');
+    $clock->send();
     echo "web_node={$node}\nrelease={$release}\nerror=database writer unavailable, retry\n";
     error_log('ha_lamp demo: database writer unavailable: ' . $why);
     exit;
@@ -34,18 +34,23 @@ function writer_unavailable(string $node, string $release, string $why): never
 try {
     $timeout = (int) (HaLampConfig::get()['db']['connect_timeout'] ?? 2);
     $db = HaLampConfig::connectWriter($timeout, $timeout);
+    $clock->lap('db-connect');
 } catch (Throwable $e) {
-    writer_unavailable($node, $release, $e->getMessage());
+    $clock->lap('db-connect');
+    writer_unavailable($clock, $node, $release, $e->getMessage());
 }
 
-if (!@session_start()) {
-    writer_unavailable($node, $release, 'session_start() failed (session storage unreachable)');
+$sessionStarted = @session_start();
+$clock->lap('session-read', session_phases());
+if (!$sessionStarted) {
+    writer_unavailable($clock, $node, $release, 'session_start() failed (session storage unreachable)');
 }
 $_SESSION['count'] = (int) ($_SESSION['count'] ?? 0) + 1;
 $sessionCount = $_SESSION['count'];
 $sessionId = session_id();
 // Release the session lock before the slower work below.
 session_write_close();
+$clock->lap('session-write', session_phases());
 
 function record_visit(mysqli $db, string $node, string $release, string $sessionId): int
 {
@@ -55,19 +60,28 @@ function record_visit(mysqli $db, string $node, string $release, string $session
     return (int) $db->insert_id;
 }
 
+$phase = 'insert';
 try {
     // The visits table is created at deploy (web role, tasks/schema.yml, as the schema owner):
     // this account has no DDL, so no request can create, alter or drop a table.
     $visitId = record_visit($db, $node, $release, $sessionId);
+    $clock->lap($phase);
+    $phase = 'select';
+    // COUNT(*) reads the whole visits table (InnoDB keeps no row count): its cost grows with every
+    // visit, which the select phase of Server-Timing shows.
     $stmt = $db->prepare('SELECT web_node, (SELECT @@hostname), (SELECT COUNT(*) FROM visits) FROM visits WHERE id = ?');
     $stmt->bind_param('i', $visitId);
     $stmt->execute();
     [$storedNode, $dbNode, $visits] = $stmt->get_result()->fetch_row();
     $db->close();
+    $clock->lap($phase);
 } catch (Throwable $e) {
     // The writer went away mid-request, or was fenced (1290 read-only): same answer, retry.
-    writer_unavailable($node, $release, $e->getMessage());
+    $clock->lap($phase);
+    writer_unavailable($clock, $node, $release, $e->getMessage());
 }
+
+$clock->send();
 
 echo "web_node={$node}\n";
 echo "db_node={$dbNode}\n";
