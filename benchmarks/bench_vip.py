@@ -165,8 +165,12 @@ def redundancy_problems(statuses, monitor_ok, vips):
     return holder, problems
 
 
-def parse_sample_stream(text):
-    """[(epoch, {addresses})] from SAMPLER_SCRIPT's output ('@ <epoch>' then `ip -o -4 addr show`)."""
+def parse_sample_stream(text, finished=True):
+    """[(epoch, {addresses})] from SAMPLER_SCRIPT's output ('@ <epoch>' then `ip -o -4 addr show`).
+
+    While the sampler still runs (finished=False) the last sample may be cut short (its `ip` lines not
+    all read yet) and would look like a VIP release: it is left out until the next '@' line arrives.
+    """
     samples, current_t, current_lines = [], None, []
     for line in (text or "").splitlines():
         if line.startswith("@ "):
@@ -178,7 +182,7 @@ def parse_sample_stream(text):
                 current_t, current_lines = None, []
         elif current_t is not None:
             current_lines.append(line)
-    if current_t is not None:
+    if current_t is not None and finished:
         samples.append((current_t, labkit.addresses_in_ip_output("\n".join(current_lines))))
     return samples
 
@@ -618,7 +622,8 @@ class HolderSampler:
             self.lines.append(line.rstrip("\n"))
 
     def samples(self):
-        return parse_sample_stream("\n".join(list(self.lines)))
+        finished = self.proc.poll() is not None and not self.reader.is_alive()
+        return parse_sample_stream("\n".join(list(self.lines)), finished=finished)
 
     def stop(self):
         """Stop the in-container loop by its PID, then our podman client (bounded waits)."""

@@ -187,6 +187,15 @@ def test_parse_sample_stream(bench):
     assert bench.parse_sample_stream("pid 42\n") == []
 
 
+def test_parse_sample_stream_leaves_out_a_sample_still_being_read(bench):
+    # Read mid-sample while the sampler runs: the holder's `ip` lines have not all arrived yet.
+    text = f"pid 42\n@ 100.0\n{IP_HOLDER}@ 100.2\n" + IP_HOLDER.splitlines()[0] + "\n"
+    samples = bench.parse_sample_stream(text, finished=False)
+    assert [t for t, _ in samples] == [100.0]
+    assert samples[0][1] >= set(VIPS)
+    assert [t for t, _ in bench.parse_sample_stream(text)] == [100.0, 100.2]
+
+
 def test_holder_changes_counts_each_lb_separately(bench):
     held, free = set(VIPS), {"10.213.77.11"}
     samples = {
