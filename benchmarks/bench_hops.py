@@ -64,7 +64,7 @@ from labkit import REPO, fmt, podman
 SECTIONS = ("cpu", "latency", "semisync", "agent")
 PAGES = ("static.txt", "read.php", "index.php")        # roles/web/files/demo_app
 DB_PORT = 3306                                          # MariaDB on each node, and HAProxy's writer frontend
-WEB_BACKEND = "web"                                     # HAProxy's runtime API contract (haproxy.cfg.j2)
+WEB_BACKEND = labkit.WEB_BACKEND
 AGENT_SERVICE = "ha-lamp-db-manager"
 AGENT_CONFIG = "/etc/ha-lamp/db-manager.json"           # __mysql_agent_config in roles/mysql/vars/main.yml
 AGENT_SOURCE = os.path.join(REPO, "roles", "mysql", "files", "ha_lamp_db_manager.py")
@@ -392,7 +392,7 @@ def one_web_node_in_rotation(lab):
             except (RuntimeError, subprocess.SubprocessError) as exc:
                 print(f"ERROR: could not set {WEB_BACKEND}/{web} ready again on {lb}: {exc}\n"
                       f"  by hand: echo 'set server {WEB_BACKEND}/{web} state ready' | podman exec -i "
-                      f"{lab.lbs[lb]} socat stdio unix-connect:/run/haproxy/admin.sock", file=sys.stderr)
+                      f"{lab.lbs[lb]} socat stdio unix-connect:{labkit.HAPROXY_SOCKET}", file=sys.stderr)
 
 
 # -- 1. CPU per request: LB vs web ----------------------------------------------------------------------------

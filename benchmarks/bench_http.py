@@ -48,12 +48,12 @@ def one_capped_web_node(lab, cpus):
         labkit.podman("update", "--cpus", str(cpus), lab["web"])
         for lb in lab["lbs"]:
             for host in lab["other_webs"]:
-                labkit.haproxy_command(lb, f"set server web/{host} state maint")
+                labkit.haproxy_command(lb, f"set server {labkit.WEB_BACKEND}/{host} state maint")
         yield
     finally:
         for lb in lab["lbs"]:
             for host in lab["other_webs"]:
-                labkit.haproxy_command(lb, f"set server web/{host} state ready")
+                labkit.haproxy_command(lb, f"set server {labkit.WEB_BACKEND}/{host} state ready")
         labkit.podman("update", "--cpus", "0", lab["web"])
 
 

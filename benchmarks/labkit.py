@@ -30,6 +30,8 @@ PODMAN_TIMEOUT_S = 30
 INVENTORY_TIMEOUT_S = 120
 WRK_TIMEOUT_MARGIN_S = 30  # on top of the load's duration: wrk's start and report
 HAPROXY_SOCKET = "/run/haproxy/admin.sock"
+# The web backend's name: part of HAProxy's runtime API contract (roles/haproxy/templates/haproxy.cfg.j2).
+WEB_BACKEND = "web"
 
 # wrk prints durations with these units (format_time_us in wrk's units.c).
 WRK_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
