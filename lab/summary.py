@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 
-TIERS = ("loadbalancers", "webservers", "databases")
+TIERS = ("loadbalancers", "webservers", "databases", "backup")
 
 
 def inventory(path):

@@ -42,6 +42,9 @@ KNOWN_DIGESTS = frozenset(
         "3ae314eef5a510b0e9704f803fe34becdbd54ce1e38a038c1d045f04d3eeaee0",
         "d6267396cea2a6d18b2aa9ca57bb1480db135b8168cddfe93ab991e77cefc3ef",
         "5345c3defa669586a57ff6c917611b59f5db52c9204381d6978f269a9fd4e91f",
+        # the same file: the backup hosts' database account and the restic repository key
+        "f182fa7de844c749af6cdaf75f06bda52f9f02c51b0d731e4744ef27a9ee810a",
+        "c641ff627530779b2ce8bc7175d278b1467e688284d709e6d41701a38634cc06",
         # the example vault shipped up to 0.1.0 (root, app, repl, monitor, stats, VRRP)
         "2ffe6261119cdb38d731787ea7cf53aba80a908d149af8dd6a74373e992ac5b3",
         "961df0b3ef8f1b07b1a04f5e6cbe3a908f7f40e34cceb237b064e4164eb45ad9",
