@@ -55,7 +55,6 @@ import statistics
 import string
 import subprocess
 import sys
-import tempfile
 import time
 
 import labkit  # benchmarks/labkit.py: inventory, podman, wrk and figures shared by the benchmarks
@@ -582,30 +581,12 @@ def semisync_status(address):
     return parse_status(mariadb(address, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_tx_wait%';"))
 
 
-@contextlib.contextmanager
-def sysbench_workdir(account, tls, args, pki_dir):
-    """A private directory with sysbench's options file (the password stays out of argv) and, with TLS,
-    the files sysbench 1.0 loads by fixed names from its working directory: cacert.pem, client-cert.pem,
-    client-key.pem (links to the services CA and the controller's certificate; the key is not copied)."""
-    workdir = tempfile.mkdtemp(prefix="bench-hops-")
-    try:
-        # General and driver options only: sysbench 1.0 ignores the Lua script's own (tables, table_size) here.
-        options = [f"mysql-user={account.user}", f"mysql-password={account.password}", f"mysql-db={account.schema}",
-                   "percentile=95", "histogram=on"]
-        if tls:
-            options.append("mysql-ssl=on")
-            for link, name in (("cacert.pem", "ca.crt"), ("client-cert.pem", "controller.crt"),
-                               ("client-key.pem", "controller.key")):
-                source = os.path.join(pki_dir, name)
-                if not os.path.isfile(source):
-                    raise RuntimeError(f"the server requires TLS and {source} is missing (--pki-dir)")
-                os.symlink(source, os.path.join(workdir, link))
-        fd = os.open(os.path.join(workdir, "options"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(options) + "\n")
-        yield workdir
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def sysbench_workdir(account, tls, pki_dir):
+    """sysbench's private working directory for the scratch account (labkit.sysbench_workdir)."""
+    # General and driver options only: sysbench 1.0 ignores the Lua script's own (tables, table_size) here.
+    options = [f"mysql-user={account.user}", f"mysql-password={account.password}", f"mysql-db={account.schema}",
+               "percentile=95", "histogram=on"]
+    return labkit.sysbench_workdir(options, tls, pki_dir, prefix="bench-hops-")
 
 
 def sysbench(workdir, command, host, threads, args, timeout):
@@ -637,7 +618,7 @@ def measure_semisync(lab, args):
           f"through the internal VIP {lab.internal_vip}:{DB_PORT} and direct; TLS {'on' if tls else 'off'}")
     rtts = {name: ping_median(primary_address, address, args.ping_count)
             for name, address in lab.dbs.items() if name != primary}
-    with scratch_account(lab, primary, tls) as account, sysbench_workdir(account, tls, args, lab.pki_dir) as workdir:
+    with scratch_account(lab, primary, tls) as account, sysbench_workdir(account, tls, lab.pki_dir) as workdir:
         sysbench(workdir, "prepare", primary_address, 1, args, timeout=300)
         samples = {}
         for run in range(args.runs):

@@ -16,6 +16,7 @@ as `python benchmarks/<script>.py`, so Python already has benchmarks/ on sys.pat
 
 Nothing here runs on import; every subprocess has a timeout.
 """
+import contextlib
 import json
 import math
 import os
@@ -23,6 +24,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -200,3 +202,31 @@ def median_or_none(values):
 def fmt(value, spec=".2f", missing="-"):
     """A figure for a table; `missing` where a run produced none."""
     return missing if value is None else format(value, spec)
+
+
+# sysbench 1.0 loads its TLS files by fixed names from its working directory: name -> the controller's file.
+SYSBENCH_TLS_FILES = (("cacert.pem", "ca.crt"), ("client-cert.pem", "controller.crt"),
+                      ("client-key.pem", "controller.key"))
+
+
+@contextlib.contextmanager
+def sysbench_workdir(options, tls, pki_dir, prefix="sysbench-"):
+    """A private directory with sysbench's options file (`options`: "key=value" lines; the password stays
+    out of argv) and, with TLS, links to the services CA and the controller's certificate and key under
+    the names sysbench 1.0 loads (the key is linked, not copied). Removed when the block ends."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    try:
+        options = list(options)
+        if tls:
+            options.append("mysql-ssl=on")
+            for link, name in SYSBENCH_TLS_FILES:
+                source = os.path.join(pki_dir, name)
+                if not os.path.isfile(source):
+                    raise RuntimeError(f"the server requires TLS and {source} is missing (--pki-dir)")
+                os.symlink(source, os.path.join(workdir, link))
+        fd = os.open(os.path.join(workdir, "options"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(options) + "\n")
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

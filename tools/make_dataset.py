@@ -28,7 +28,6 @@ exist but differ (another size, a run that was cut short) are refused with a mes
 A prepare that fails or times out (--timeout) drops what it created, so no half dataset is left behind.
 """
 import argparse
-import contextlib
 import dataclasses
 import math
 import os
@@ -36,7 +35,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 if BENCHMARKS not in sys.path:
@@ -56,8 +54,6 @@ SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 
               "gib": 1 << 30, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.I)
 # sysbench 1.0 reads these from its working directory when --mysql-ssl=on (mysql_ssl_set in drv_mysql.c).
-SYSBENCH_TLS_FILES = (("cacert.pem", "ca.crt"), ("client-cert.pem", "controller.crt"),
-                      ("client-key.pem", "controller.key"))
 MARIADB_TIMEOUT_S = 300               # exact COUNT(*) of a few large tables
 
 
@@ -238,27 +234,11 @@ def print_measurement(found, target_bytes=None):
 
 # -- sysbench ------------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
 def sysbench_workdir(lab, tls):
-    """A private directory holding sysbench's options file (the password stays out of argv) and, with TLS,
-    links to the certificate files sysbench 1.0 loads by fixed names (the key is linked, not copied)."""
-    workdir = tempfile.mkdtemp(prefix="make-dataset-")
-    try:
-        # General and driver options only: sysbench 1.0 ignores the Lua script's own (tables, table_size) here.
-        options = [f"mysql-user={SCHEMA_USER}", f"mysql-password={lab.schema_password}", f"mysql-db={SCHEMA}"]
-        if tls:
-            options.append("mysql-ssl=on")
-            for link, name in SYSBENCH_TLS_FILES:
-                source = os.path.join(lab.pki_dir, name)
-                if not os.path.isfile(source):
-                    raise RuntimeError(f"the schema account requires TLS and {source} is missing (--pki-dir)")
-                os.symlink(source, os.path.join(workdir, link))
-        fd = os.open(os.path.join(workdir, "options"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(options) + "\n")
-        yield workdir
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    """sysbench's private working directory for the schema owner (labkit.sysbench_workdir)."""
+    # General and driver options only: sysbench 1.0 ignores the Lua script's own (tables, table_size) here.
+    options = [f"mysql-user={SCHEMA_USER}", f"mysql-password={lab.schema_password}", f"mysql-db={SCHEMA}"]
+    return labkit.sysbench_workdir(options, tls, lab.pki_dir, prefix="make-dataset-")
 
 
 def sysbench_argv(test, command, host, tables, table_size=None, threads=1, extra=()):

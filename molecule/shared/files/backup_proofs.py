@@ -19,7 +19,6 @@ Each proof prints one PASS line with its figures, or raises (exit 1) with what i
 Only the lab's own containers are touched (addresses from the inventory); every loop is bounded.
 """
 import argparse
-import hashlib
 import json
 import os
 import subprocess

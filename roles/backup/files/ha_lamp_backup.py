@@ -28,7 +28,6 @@ wrong key, no space, no source).
 import argparse
 import contextlib
 import datetime
-import fcntl
 import json
 import os
 import re
@@ -654,11 +653,15 @@ def status(cfg):
     now = time.time()
     state = archive_state(cfg)
     fulls = [b for b in entries if b["kind"] == "full"]
-    return {"cluster": cfg["cluster"], "now": now, "lock": lock_show(cfg),
-            "backups": [{"id": b["id"], "kind": b["kind"], "source": b["source"], "time": utc(b["time"]),
-                         "age_s": round(now - b["time"]), "bytes": b.get("bytes"), "added": b.get("added"),
-                         "gtid": b["gtid"], "verified": b.get("verified"),
-                         "problems": (b.get("verification") or {}).get("problems", [])} for b in entries],
+    backups = [{"id": b["id"], "kind": b["kind"], "source": b["source"], "time": utc(b["time"]),
+                "age_s": round(now - b["time"]), "bytes": b.get("bytes"), "added": b.get("added"),
+                "gtid": b["gtid"], "verified": b.get("verified"),
+                "problems": (b.get("verification") or {}).get("problems", [])} for b in entries]
+    for b in backups:
+        b["line"] = "%-44s %-11s %-5s %s UTC  age %6ss  %12s bytes  GTID %-14s %s" % (
+            b["id"], b["kind"], b["source"], b["time"], b["age_s"], b["bytes"] if b["bytes"] is not None else "?",
+            b["gtid"], {True: "verified", False: "VERIFICATION FAILED", None: "not verified yet"}[b["verified"]])
+    return {"cluster": cfg["cluster"], "now": now, "lock": lock_show(cfg), "backups": backups,
             "last_full_age_s": round(now - fulls[-1]["time"]) if fulls else None,
             "last_backup_age_s": round(now - entries[-1]["time"]) if entries else None,
             "archive": {"source": state.get("source"), "lag_seconds": state.get("lag_seconds"),
@@ -847,9 +850,7 @@ def render_status(report):
     lines = ["cluster %s; binlog archive: source %s, lag %ss, archived up to %s%s"
              % (report["cluster"], report["archive"]["source"], report["archive"]["lag_seconds"],
                 report["archive"]["caught_up_gtid"], ", GAP" if report["archive"]["gap"] else "")]
-    for b in report["backups"]:
-        lines.append("%-44s %-11s %-5s %s  age %6ss  %10s bytes  gtid %-14s verified %s"
-                     % (b["id"], b["kind"], b["source"], b["time"], b["age_s"], b["bytes"], b["gtid"], b["verified"]))
+    lines.extend(b["line"] for b in report["backups"])
     return "\n".join(lines)
 
 

@@ -576,11 +576,22 @@ def test_find_reports_gtid_and_utc_time_of_matching_transactions(cfg, monkeypatc
 
 # --- status and render_status --------------------------------------------------------------------
 
+EXPECTED_LINES = [
+    "20261202T013000Z-full-db2                    full        db2   2026-12-02 01:30:02 UTC  age 102598s"
+    "      52428800 bytes  GTID 0-1-40         verified",
+    "20261203T013000Z-full-db2                    full        db2   2026-12-03 01:30:02 UTC  age  16198s"
+    "      54525952 bytes  GTID 0-1-60         VERIFICATION FAILED",
+    "20261203T031500Z-incremental-db2             incremental db2   2026-12-03 03:15:01 UTC  age   9899s"
+    "       1048576 bytes  GTID 0-1-64         not verified yet",
+]
+
+
 def test_status_on_a_catalogue(cfg, frozen):
     save_catalogue(cfg, catalogue())
     write_archive_state(cfg)
     report = cli.status(cfg)
     assert report["cluster"] == "lab" and report["now"] == NOW and report["lock"] is None
+    lines = [b.pop("line") for b in report["backups"]]
     assert report["backups"] == [
         {"id": "20261202T013000Z-full-db2", "kind": "full", "source": "db2", "time": "2026-12-02 01:30:02",
          "age_s": 102598, "bytes": 52428800, "added": 1048576, "gtid": "0-1-40", "verified": True, "problems": []},
@@ -591,6 +602,7 @@ def test_status_on_a_catalogue(cfg, frozen):
          "time": "2026-12-03 03:15:01", "age_s": 9899, "bytes": 1048576, "added": 65536, "gtid": "0-1-64",
          "verified": None, "problems": []},
     ]
+    assert lines == EXPECTED_LINES
     assert report["last_full_age_s"] == 16198 and report["last_backup_age_s"] == 9899
     assert report["archive"] == {"source": "db1", "lag_seconds": 2.0, "caught_up_gtid": "0-1-80", "gap": False,
                                  "streaming": True, "updated_at": NOW - 1}
@@ -612,14 +624,7 @@ def test_render_status(cfg, frozen):
     save_catalogue(cfg, catalogue())
     write_archive_state(cfg)
     assert cli.render_status(cli.status(cfg)).splitlines() == [
-        "cluster lab; binlog archive: source db1, lag 2.0s, archived up to 0-1-80",
-        "20261202T013000Z-full-db2                    full        db2   2026-12-02 01:30:02  age 102598s"
-        "    52428800 bytes  gtid 0-1-40         verified True",
-        "20261203T013000Z-full-db2                    full        db2   2026-12-03 01:30:02  age  16198s"
-        "    54525952 bytes  gtid 0-1-60         verified False",
-        "20261203T031500Z-incremental-db2             incremental db2   2026-12-03 03:15:01  age   9899s"
-        "     1048576 bytes  gtid 0-1-64         verified None",
-    ]
+        "cluster lab; binlog archive: source db1, lag 2.0s, archived up to 0-1-80"] + EXPECTED_LINES
 
 
 def test_render_status_flags_an_archive_gap(cfg, frozen):
