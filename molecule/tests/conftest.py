@@ -63,7 +63,7 @@ class Lab:
 def lab():
     out = subprocess.run(["ansible-inventory", "-i", INVENTORY, "--list"], check=True, capture_output=True, text=True)
     inv = json.loads(out.stdout)
-    groups = {g: inv.get(g, {}).get("hosts", []) for g in ("loadbalancers", "webservers", "databases", "dcs", "storage")}
+    groups = {g: inv.get(g, {}).get("hosts", []) for g in ("loadbalancers", "webservers", "databases", "dcs", "storage", "backup")}
     hostvars = inv["_meta"]["hostvars"]
     vips = hostvars[groups["loadbalancers"][0]]["ha_lamp_vips"]
     vip = vips[0]["address"].split("/")[0]

@@ -79,8 +79,9 @@ def test_the_database_nodes_accept_the_backup_key_for_the_agent_only(lab):
         lines = [line for line in keys.splitlines() if line.strip()]
         assert lines, node
         for line in lines:
-            assert line.startswith("restrict,from="), (node, line)
-            assert 'command="/usr/local/sbin/ha-lamp-backup-agent-ssh"' in line, (node, line)
+            options = line.split(" ssh-")[0]
+            for option in ("restrict", 'from="', 'command="/usr/local/sbin/ha-lamp-backup-agent-ssh"'):
+                assert option in options, (node, line)
 
 
 def agent(lab, node, command):

@@ -583,7 +583,16 @@ def make_plan(cfg, to_time=None, to_gtid=None):
         # "latest": everything archived, not only the newest backup (nothing to replay when the
         # newest backup is already past what the archive holds).
         archived = bp.state_from_gtid_list(state.get("caught_up_gtid") or "")
-        if archived and not bp.contains(chain[-1]["gtid"], archived):
+        newest = chain[-1]
+        if not archived or (bp.contains(newest["gtid"], archived) and not bp.contains(archived, newest["gtid"])):
+            # The archive is behind the newest backup: it follows a rebuilt or rewound tier (a new
+            # history), or it lags. "Latest" would silently stop at the backup: say so instead.
+            raise Refused("the binlog archive (up to '%s', following %s) is behind the newest backup %s (GTID %s): "
+                          "it follows a rebuilt or rewound database tier, or it lags. Restore to an explicit target "
+                          "(ha_lamp_restore_to_gtid=%s restores that backup alone; ha-lamp-backup find and status "
+                          "show the archived transactions), or wait until the archive has caught up"
+                          % (archived, state.get("source"), newest["id"], newest["gtid"], newest["gtid"]))
+        if not bp.contains(newest["gtid"], archived):
             to_gtid = archived
     steps = bp.replay_plan(read_index(cfg), chain[-1]["gtid"], to_gtid=to_gtid, to_time=to_time,
                            archive_dir=cfg["archive_dir"]) if to_gtid or to_time else []

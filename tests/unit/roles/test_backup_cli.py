@@ -848,16 +848,29 @@ def test_make_plan_latest_across_a_failover(cfg, plan_inputs):
         ("000001-db1", "0-1-64", "0-1-80"), ("000002-db2", "0-1-80", "0-2-95")]
 
 
-def test_make_plan_latest_with_nothing_archived_restores_the_newest_backup(cfg, plan_inputs):
+BEHIND = ("the binlog archive (up to '%s', following %s) is behind the newest backup 20261203T031500Z-incremental-db2 "
+          "(GTID 0-1-64): it follows a rebuilt or rewound database tier, or it lags. Restore to an explicit target "
+          "(ha_lamp_restore_to_gtid=0-1-64 restores that backup alone; ha-lamp-backup find and status show the "
+          "archived transactions), or wait until the archive has caught up")
+
+
+def test_make_plan_latest_with_nothing_archived_is_refused(cfg, plan_inputs):
     plan_inputs["state"] = {}
-    plan = cli.make_plan(cfg)
-    assert plan["steps"] == [] and plan["to_gtid"] is None
-    assert plan["lines"][0] == "restore target: latest (the newest backup, then every archived transaction)"
-    assert "binlog replay: none" in plan["lines"]
+    with pytest.raises(cli.Refused) as info:
+        cli.make_plan(cfg)
+    assert str(info.value) == BEHIND % ("", None)
 
 
-def test_make_plan_latest_when_the_backup_is_ahead_of_the_archive(cfg, plan_inputs):
+def test_make_plan_latest_when_the_archive_is_behind_the_backup_is_refused(cfg, plan_inputs):
+    # A rebuilt or rewound tier: the archive follows a history that does not reach the newest backup.
     plan_inputs["state"].update(caught_up_gtid="0-1-62")
+    with pytest.raises(cli.Refused) as info:
+        cli.make_plan(cfg)
+    assert str(info.value) == BEHIND % ("0-1-62", "db1")
+
+
+def test_make_plan_latest_when_the_archive_is_at_the_backup_replays_nothing(cfg, plan_inputs):
+    plan_inputs["state"].update(caught_up_gtid="0-1-64")
     plan = cli.make_plan(cfg)
     assert plan["steps"] == [] and plan["to_gtid"] is None and plan["from_gtid"] == "0-1-64"
 
