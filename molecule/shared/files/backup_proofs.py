@@ -233,7 +233,10 @@ def proof_drop_table(lab):
         got = rows_of(lab, host, "ha_lamp_app", before.run_id)
         require(got == before.acked, "%s after the restore: %d rows of %d acknowledged before the drop"
                 % (host, len(got), len(before.acked)))
-        require(not rows_of(lab, host, "ha_lamp_app", after.run_id), "%s holds rows written after the drop" % host)
+        late = rows_of(lab, host, "ha_lamp_app", after.run_id)
+        require(not late, "%s holds %d rows written after the drop (of %d; node at %s); the restore said: %s"
+                % (host, len(late), len(after.acked), lab.sql(host, "SELECT @@gtid_binlog_pos")[0][0],
+                   [line for line in run.stdout.splitlines() if "GTID" in line or "segment" in line][:20]))
         require(not lab.sql(host, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '%s'" % into),
                 "%s still has schema %s, created after the target" % (host, into))
         if host != new_primary:
