@@ -46,7 +46,7 @@ import json
 import re
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.mysql_topology import (
-    GtidError, format_gtid, missing_gtids, parse_gtid_list)
+    GtidError, domain_positions, format_gtid, missing_gtids, parse_gtid_list)
 
 SEGMENT_ID = re.compile(r"^(\d{6})-([A-Za-z0-9_.-]+)$")
 NODE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -339,6 +339,81 @@ def choose_new_start(host, binary_logs, start_state_of, archived):
                       % (host, archived, host, binary_logs[0])}
 
 
+# --- which history the archive follows --------------------------------------------------------------
+
+ACCEPTED_HISTORY = "accepted_history.json"   # in the archive directory; written by `ha-lamp-backup accept-history`
+
+
+def accepted_history(raw):
+    """The position in an accepted_history.json document ({"gtid": ..., "at": ..., "by": ...}), or None
+    when there is none or it is malformed (a damaged declaration accepts nothing)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("gtid"), str):
+        return None
+    try:
+        return normalize_state(raw["gtid"])
+    except GtidError:
+        return None
+
+
+def witness(witnessed, observations):
+    """The running maximum, per domain, of the gtid_binlog_pos the replicas were seen holding.
+
+    Every acknowledged write is on a replica (semi-sync), and a failover promotes the most advanced
+    one, so a legitimate new primary is never behind this. A primary that is behind it is a
+    rebuilt or rewound tier (new servers, or a restore to an earlier point): see follow_history()."""
+    best = domain_positions(witnessed)
+    for obs in observations.values():
+        if not (obs and obs.get("reachable") and obs.get("replica")):
+            continue
+        try:
+            seen = domain_positions(obs.get("gtid_binlog_pos"))
+        except GtidError:
+            continue
+        for domain, (seq, server_id) in seen.items():
+            if domain not in best or seq > best[domain][0]:
+                best[domain] = (seq, server_id)
+    return format_gtid({(domain, server_id): seq for domain, (seq, server_id) in best.items()})
+
+
+def behind(position, reference):
+    """[(domain, seq in position or None, seq in reference)] for each domain where position has not
+    reached reference (per domain by seq: gtid_strict_mode orders a domain whoever wrote it)."""
+    have = domain_positions(position)
+    return [(domain, have[domain][0] if domain in have else None, seq)
+            for domain, (seq, _server) in sorted(domain_positions(reference).items())
+            if domain not in have or have[domain][0] < seq]
+
+
+def _describe_behind(rows):
+    return ", ".join("domain %d at %s where %d was replicated" % (domain, "nothing" if have is None else have, seq)
+                     for domain, have, seq in rows)
+
+
+def follow_history(host, position, witnessed, accepted):
+    """May a NEW segment start on `host`, whose gtid_binlog_pos is `position`? Returns
+    (verdict, reason): "follow"; "accept" (follow, and `accepted`, the position restore.yml or an
+    operator declared, is used up); or "refuse" (archive nothing from it, the archive keeps the
+    history it holds so that a restore can still reach it).
+
+    A new primary that is behind what the replicas held is not the history the archive holds: its
+    GTIDs reuse the sequence numbers of transactions already archived. Appending it would make the
+    archive replay the wrong transactions; it is followed only once a restore (or the operator, with
+    `ha-lamp-backup accept-history`) declares that history the cluster's, at a position it has reached.
+    """
+    rows = behind(position, witnessed)
+    satisfied = accepted is not None and not behind(position, accepted)
+    if not rows:
+        return ("accept", "%s at [%s] reached the accepted [%s]" % (host, position, accepted)) if satisfied \
+            else ("follow", "")
+    if satisfied:
+        return "accept", "%s at [%s] is behind the history the archive followed (%s); accepted at [%s]" % (
+            host, position, _describe_behind(rows), accepted)
+    return "refuse", ("REFUSED: %s at [%s] is behind what the archive saw replicated (%s): a rebuilt or rewound "
+                      "tier. The archive keeps the old history for restore.yml; a whole-tier restore makes the "
+                      "archive follow the restored history, or run `ha-lamp-backup accept-history --gtid %s` on the "
+                      "backup host to archive this history as it is" % (host, position, _describe_behind(rows), position))
+
+
 def restart_backoff(failures, base=1.0, cap=30.0):
     """Seconds before restarting a child that exited `failures` times in a row."""
     return min(cap, base * (2 ** max(0, failures - 1)))
@@ -360,13 +435,14 @@ def lag_seconds(now, caught_up_at, since):
 
 
 def build_state(now, source, segment, streaming, caught_up_at, caught_up_gtid, caught_up_state, since,
-                primary_gtid, gap, error):
+                primary_gtid, gap, error, witnessed_gtid="", refused=False):
     """The state file's document (and what --once prints)."""
     return {"source": source or "", "segment": segment or "", "streaming": bool(streaming),
             "caught_up_at": round(float(caught_up_at or 0), 3), "caught_up_gtid": caught_up_gtid or "",
             "caught_up_state": caught_up_state or "",
             "lag_seconds": lag_seconds(now, caught_up_at, since), "primary_gtid": primary_gtid or "",
-            "updated_at": round(float(now), 3), "gap": bool(gap), "error": error or ""}
+            "updated_at": round(float(now), 3), "gap": bool(gap), "error": error or "",
+            "witnessed_gtid": witnessed_gtid or "", "refused": bool(refused)}
 
 
 # --- Prometheus textfile ----------------------------------------------------------------------------
@@ -379,6 +455,8 @@ METRICS = (
      "Unix time of the last check that found the archive caught up with the primary (0: never)."),
     ("ha_lamp_binlog_archive_gap", "gauge",
      "1 when the current segment started with a gap (transactions before it are not archived)."),
+    ("ha_lamp_binlog_archive_history_refused", "gauge",
+     "1 while the writable primary's history is behind what the archive saw replicated and is not archived."),
     ("ha_lamp_binlog_archive_info", "gauge", "The source streamed from and the GTID position archived."),
 )
 
@@ -395,6 +473,7 @@ def render_metrics(state):
         "ha_lamp_binlog_archive_streaming": "1" if state["streaming"] else "0",
         "ha_lamp_binlog_archive_caught_up_timestamp_seconds": "%s" % float(state["caught_up_at"]),
         "ha_lamp_binlog_archive_gap": "1" if state["gap"] else "0",
+        "ha_lamp_binlog_archive_history_refused": "1" if state.get("refused") else "0",
     }
     lines = []
     for name, kind, help_text in METRICS:

@@ -12,6 +12,10 @@ Each proof prints one PASS line with its figures, or raises (exit 1) with what i
      is restored to the same GTID: every acknowledged row before the drop is back, nothing after it,
      replication and the writer are back;
   4. the binlog archive follows a planned switchover and archives the new primary's writes;
+  4b. the database tier is lost and rebuilt empty (fresh containers; a node that also carries another
+     tier's service gets its database and etcd reinstalled): site.yml deploys an empty tier, the archive
+     refuses to take that history as the continuation of its own, and restore.yml brings every
+     acknowledged row back with replication, semi-sync, the writer and the archive;
   5. a corrupted backup is caught by verification and reported (exit code, catalogue, metric, alert);
   6. bad input is refused with a clear message and changes nothing: no confirmation, a target before
      the oldest backup or after the newest archived transaction, two targets, the lock held, too little
@@ -54,6 +58,7 @@ class Lab:
         self.hostvars = inv["_meta"]["hostvars"]
         self.dbs = list(labkit.group_hosts(inv, "databases"))
         self.backup_host = list(labkit.group_hosts(inv, "backup"))[0]
+        self.storage = list(labkit.group_hosts(inv, "storage"))
         any_host = self.hostvars[self.dbs[0]]
         self.cluster = any_host["ha_lamp_cluster_name"]
         self.app_password = any_host["ha_lamp_db_app_password"]
@@ -100,6 +105,17 @@ class Lab:
                os.path.join(REPO, "playbooks", name)] + list(extra)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
                               env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+
+    def lab_playbook(self, path, *extra, timeout=900):
+        """A playbook outside playbooks/ (lab/create.yml) on the same inventory."""
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory,
+               os.path.join(REPO, path)] + list(extra)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                              env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+
+    def segments(self):
+        index = self.sh(self.backup_host, "cat /var/lib/ha-lamp-backup/binlogs/index.json").stdout
+        return [seg["id"] for seg in json.loads(index)["segments"]]
 
     def catalogue(self):
         return json.loads(self.cli("status --json").stdout)["backups"]
@@ -278,6 +294,81 @@ def proof_archive_follows_switchover(lab):
           % (old, new, gtid, state["segment"]))
 
 
+def lose_the_tier(lab):
+    """Every database node loses its database: the nodes that carry nothing else are replaced by new
+    containers; one that also holds another tier's data (the Gluster arbiter) keeps its container and gets
+    MariaDB and etcd purged with their data, as a reinstall of those services would leave it."""
+    replaced = [h for h in lab.dbs if h not in lab.storage]
+    reinstalled = [h for h in lab.dbs if h in lab.storage]
+    for host in reinstalled:
+        # apt purge takes the packages' own configuration; the collection's files and the data go by hand.
+        lab.sh(host, "systemctl stop ha-lamp-db-manager.service mariadb.service etcd.service && "
+                     "DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq mariadb-server mariadb-server-core "
+                     "mariadb-backup etcd-server >/dev/null && rm -rf /var/lib/mysql /var/lib/etcd "
+                     "/var/lib/ha-lamp-db-manager /etc/mysql/mariadb.conf.d/6*-ha-lamp*.cnf", timeout=300)
+    for host in replaced:
+        labkit.podman_run("rm", "-f", "-t", "5", lab.addr(host), timeout=120)
+    return replaced, reinstalled
+
+
+def proof_fresh_tier(lab):
+    primary = lab.primary()
+    create_table(lab, primary)
+    writer = Writer(lab, "lost" + lab.token, rate=25, seconds=4)
+    writer.start()
+    writer.join(30)
+    require(writer.failed == 0 and writer.acked, "the writes before the loss failed: %d" % writer.failed)
+    lab.wait_archived(lab.sql(primary, "SELECT @@gtid_binlog_pos")[0][0])
+    segments = lab.segments()
+    started = time.monotonic()
+    replaced, reinstalled = lose_the_tier(lab)
+    run = lab.lab_playbook("lab/create.yml")
+    require(run.returncode == 0, "lab/create.yml could not recreate %s: %s" % (replaced, run.stdout[-1500:]))
+    run = lab.playbook("site.yml", "--limit", "databases:backup:localhost", timeout=1500)
+    require(run.returncode == 0, "site.yml on the empty tier failed: %s" % failure_lines(run.stdout))
+    rebuilt = time.monotonic() - started
+    fresh = lab.primary()
+    require(not lab.sql(fresh, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'ha_lamp_app' AND "
+                               "TABLE_NAME = '%s'" % PROOF_TABLE), "the rebuilt tier is not empty: %s holds the table" % fresh)
+    deadline = time.monotonic() + 30
+    state = lab.archive()
+    while not state.get("refused") and time.monotonic() < deadline:
+        time.sleep(1)
+        state = lab.archive()
+    require(state.get("refused") and "behind what the archive saw replicated" in state.get("error", ""),
+            "the archive did not refuse the empty tier's history: %s" % state)
+    require(lab.segments() == segments, "the archive recorded the empty tier: %s -> %s" % (segments, lab.segments()))
+
+    started = time.monotonic()
+    run = lab.playbook("restore.yml", "-e", "ha_lamp_restore_confirm=" + lab.cluster)
+    seconds = time.monotonic() - started
+    require(run.returncode == 0, "whole-tier restore onto the rebuilt tier failed: %s" % run.stdout[-3000:])
+    new_primary = lab.primary()
+    for host in lab.dbs:
+        got = rows_of(lab, host, "ha_lamp_app", writer.run_id)
+        require(got == writer.acked, "%s after the restore: %d rows of %d acknowledged before the loss"
+                % (host, len(got), len(writer.acked)))
+        if host != new_primary:
+            status = lab.sh(host, "mariadb -e 'SHOW SLAVE STATUS\\G'").stdout
+            require("Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status
+                    and "Master_Host: %s" % lab.addr(new_primary) in status,
+                    "%s does not replicate from %s: %s" % (host, new_primary, status[-600:]))
+    semisync = lab.sql(new_primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'")[0][1]
+    require(semisync == "ON", "semi-sync is %s on the new primary" % semisync)
+    after = Writer(lab, "reborn" + lab.token, rate=20, seconds=3)
+    after.start()
+    after.join(30)
+    require(after.failed == 0 and after.acked, "writes through the VIP after the restore: %d failed" % after.failed)
+    state = lab.wait_archived(lab.sql(new_primary, "SELECT @@gtid_binlog_pos")[0][0], timeout=60)
+    require(state["source"] == new_primary and not state["refused"] and not state["gap"],
+            "the archive did not follow the restored tier: %s" % state)
+    print("PASS 4b tier lost (%s replaced by new containers, %s reinstalled) and rebuilt empty in %.0f s; the "
+          "archive refused the empty history; restore.yml in %.0f s: %d/%d acknowledged rows on every node, primary "
+          "%s, semi-sync ON, replicas replicating, %d writes through the VIP, archive following again (segment %s)"
+          % (", ".join(replaced), ", ".join(reinstalled), rebuilt, seconds, len(writer.acked), len(writer.acked),
+             new_primary, len(after.acked), state["segment"]))
+
+
 def proof_corruption_caught(lab):
     primary = lab.primary()
     lab.sql(primary, "CREATE TABLE IF NOT EXISTS ha_lamp_app.backup_bulk (id INT AUTO_INCREMENT PRIMARY KEY, "
@@ -309,6 +400,17 @@ def proof_corruption_caught(lab):
                             "&& rm -f /var/lib/ha-lamp-backup/catalog/%s.json"
            % (packs[0], marker, REPO_ENV, " ".join(s["id"] for s in snaps), REPO_ENV, REPO_ENV, bad["id"]))
     lab.sql(primary, "DROP TABLE ha_lamp_app.backup_bulk")
+
+
+def failure_lines(output, context=12):
+    """The failed tasks of an ansible-playbook output (each with what follows it), then the recap."""
+    lines = output.splitlines()
+    picked = []
+    for number, line in enumerate(lines):
+        if line.startswith(("fatal:", "failed:", "[ERROR]")):
+            picked.extend(lines[max(0, number - 2):number + context])
+    recap = output[output.rfind("PLAY RECAP"):] if "PLAY RECAP" in output else output[-1500:]
+    return "\n".join(picked[:200]) + "\n" + recap
 
 
 def refused(run, *needles):
@@ -364,7 +466,7 @@ def proof_bad_input(lab):
 
 
 PROOFS = [proof_backup_under_load, proof_verify, proof_drop_table, proof_archive_follows_switchover,
-          proof_corruption_caught, proof_bad_input]
+          proof_fresh_tier, proof_corruption_caught, proof_bad_input]
 
 
 def main():

@@ -17,6 +17,8 @@
                                            and import it into NODE as schema NEW
   ha-lamp-backup find --pattern TEXT       archived transactions whose SQL matches TEXT (with GTIDs)
   ha-lamp-backup lock acquire|release|show --holder NAME
+  ha-lamp-backup accept-history --gtid G   let the binlog archive follow a primary whose history is behind
+                                           the archive's (restore.yml does it for the tier it restored)
 
 Configuration: /etc/ha-lamp-backup/backup.json (roles/backup writes it). The planning rules (which
 backups, which binlogs, retention) live in plugins/module_utils/backup_plan.py, unit-tested.
@@ -42,6 +44,7 @@ LIB_DIR = os.environ.get("HA_LAMP_LIB", "/usr/local/lib/ha-lamp")
 sys.path.insert(0, LIB_DIR)
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils import backup_plan as bp  # noqa: E402
+from ansible_collections.onprem.ha_lamp.plugins.module_utils import binlog_archive as ba  # noqa: E402
 
 DEFAULT_CONFIG = "/etc/ha-lamp-backup/backup.json"
 MANIFEST_PREFIX = "HA_LAMP_MANIFEST "
@@ -573,6 +576,21 @@ def archive_state(cfg):
         return {}
 
 
+def accept_history(cfg, gtid, by):
+    """Declare the history that reaches `gtid` the cluster's: the archiver follows a primary behind what it
+    archived once that primary is at or past `gtid` (binlog_archive.follow_history), and uses this up."""
+    try:
+        gtid = bp.format_state(bp.parse_state(gtid))
+    except bp.PlanError as exc:
+        raise Refused("accept-history --gtid: %s" % exc) from None
+    doc = json.dumps({"gtid": gtid, "at": round(time.time(), 3), "by": by}, sort_keys=True) + "\n"
+    with tempfile.NamedTemporaryFile("w", dir=cfg["archive_dir"], delete=False, encoding="utf-8") as fh:
+        fh.write(doc)
+    os.chmod(fh.name, 0o640)
+    os.replace(fh.name, os.path.join(cfg["archive_dir"], ba.ACCEPTED_HISTORY))
+    log("history_accepted", gtid=gtid, by=by)
+
+
 def make_plan(cfg, to_time=None, to_gtid=None):
     entries = [b for b in catalog(cfg) if b.get("snapshot")]
     state = archive_state(cfg)
@@ -675,7 +693,8 @@ def status(cfg):
             "last_backup_age_s": round(now - entries[-1]["time"]) if entries else None,
             "archive": {"source": state.get("source"), "lag_seconds": state.get("lag_seconds"),
                         "caught_up_gtid": state.get("caught_up_gtid"), "gap": state.get("gap"),
-                        "streaming": state.get("streaming"), "updated_at": state.get("updated_at")}}
+                        "streaming": state.get("streaming"), "updated_at": state.get("updated_at"),
+                        "refused": bool(state.get("refused")), "error": state.get("error") or ""}}
 
 
 def write_metrics(cfg):
@@ -802,6 +821,9 @@ def parse_args(argv):
     p = sub.add_parser("lock")
     p.add_argument("action", choices=["acquire", "release", "show"])
     p.add_argument("--holder", default="")
+    p = sub.add_parser("accept-history")
+    p.add_argument("--gtid", required=True)
+    p.add_argument("--by", default="operator")
     return parser.parse_args(argv)
 
 
@@ -824,6 +846,8 @@ def run(args, cfg):
     elif args.command == "status":
         report = status(cfg)
         print(json.dumps(report, indent=1, sort_keys=True) if args.json else render_status(report))
+    elif args.command == "accept-history":
+        accept_history(cfg, args.gtid, args.by)
     elif args.command == "find":
         print(json.dumps(find(cfg, args.pattern), indent=1))
     elif args.command == "lock":
@@ -859,6 +883,8 @@ def render_status(report):
     lines = ["cluster %s; binlog archive: source %s, lag %ss, archived up to %s%s"
              % (report["cluster"], report["archive"]["source"], report["archive"]["lag_seconds"],
                 report["archive"]["caught_up_gtid"], ", GAP" if report["archive"]["gap"] else "")]
+    if report["archive"].get("refused"):
+        lines.append("binlog archive NOT FOLLOWING: %s" % report["archive"]["error"])
     lines.extend(b["line"] for b in report["backups"])
     return "\n".join(lines)
 

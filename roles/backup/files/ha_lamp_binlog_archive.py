@@ -403,6 +403,8 @@ class Archiver:
         self.caught_up_at = float(saved.get("caught_up_at") or 0)
         self.caught_up_gtid = str(saved.get("caught_up_gtid") or "")
         self.caught_up_state = str(saved.get("caught_up_state") or "")
+        self.witnessed = str(saved.get("witnessed_gtid") or "")
+        self.refused = False            # the writable primary's history is not the archive's
         first = self.index["segments"][0]["started_at"] if self.index["segments"] else None
         self.since = float(first or clock())
         last = ba.last_segment(self.index)
@@ -482,8 +484,37 @@ class Archiver:
             ran_seconds=round(ran, 1), restart_in=delay, stderr=self.stream.stderr_tail())
         self.stream.forget()
 
+    def history_allows(self, source, obs):
+        """False (and self.refused) when `source`'s history is not the one the archive holds; a
+        declared acceptance it has reached is used up here (see binlog_archive.follow_history)."""
+        self.refused = False
+        if not self.index["segments"]:
+            return True
+        path = os.path.join(self.cfg["archive_dir"], ba.ACCEPTED_HISTORY)
+        try:
+            accepted = ba.accepted_history(read_json(path))
+        except ValueError:
+            accepted = None
+        verdict, reason = ba.follow_history(source, obs["gtid_binlog_pos"], self.witnessed, accepted)
+        if verdict == "refuse":
+            self.refused = True
+            self.error = reason
+            self.say("history_refused", reason, level="error", source=source, reason=reason)
+            return False
+        self.say("history_refused", "")
+        if verdict == "accept":
+            self.witnessed = ba.normalize_state(obs["gtid_binlog_pos"])
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            log("history_accepted", source=source, reason=reason)
+        return True
+
     def start_stream(self, source, obs, now):
         """Plan where the stream starts (continue the segment or open a new one) and spawn it."""
+        if not self.history_allows(source, obs):
+            return
         try:
             binary_logs = self.servers.binary_logs(source)
         except Exception as exc:  # pylint: disable=broad-except
@@ -580,13 +611,22 @@ class Archiver:
             self.stop_stream("no catch-up for %ss with %s reachable" % (STALL_RESTART, source))
         elif clash:
             self.stop_stream(reason)
+        elif source is not None and self.stream.proc is not None and source == self.source \
+                and not self.history_allows(source, observations[source]):
+            self.stop_stream(self.error)            # the server's history was reset under the stream
         # Index first: a restart then continues from the newest file the child had written, and a
         # closed segment's last files are recorded before the next segment opens.
         self.index_pending(observations)
         if source is not None and self.stream.proc is None and now >= self.next_start_at:
             self.start_stream(source, observations[source], now)
-        if source is not None:
+        if source is None:
+            self.refused = False
+        if source is not None and not self.refused:
             self.check_catch_up(source)
+        # Only after the decisions: the nodes are read one after the other, so a replica read this tick
+        # may already hold a write the primary, read a moment earlier, had not logged yet. A later
+        # reading of the primary is always at or past what a replica held at an earlier one.
+        self.witnessed = ba.witness(self.witnessed, observations)
         self.error = self.error or reason
         return self.state(self.clock(), source)
 
@@ -595,7 +635,7 @@ class Archiver:
         last = ba.last_segment(self.index)
         return ba.build_state(now, self.source or source, self.segment_id, streaming, self.caught_up_at,
                               self.caught_up_gtid, self.caught_up_state, self.since, self.primary_gtid,
-                              bool(last and last.get("gap_before")), self.error)
+                              bool(last and last.get("gap_before")), self.error, self.witnessed, self.refused)
 
     def publish(self, state):
         write_atomic(self.cfg["state_file"], json.dumps(state, sort_keys=True) + "\n", mode=0o644)
@@ -628,14 +668,16 @@ def once_state(cfg, servers, clock=time.time):
     now = clock()
     observations = archiver.observe()
     source, reason = ba.choose_source(observations, saved.get("source") or None)
-    if source is not None:
+    refused = bool(saved.get("refused"))
+    if source is not None and not refused:
         archiver.check_catch_up(source)
     fresh = now - float(saved.get("updated_at") or 0) <= 3 * cfg["tick"] + 5
     last = ba.last_segment(archiver.index)
     return ba.build_state(clock(), source, archiver.segment_id, bool(fresh and saved.get("streaming")),
                           archiver.caught_up_at, archiver.caught_up_gtid, archiver.caught_up_state,
                           archiver.since, archiver.primary_gtid, bool(last and last.get("gap_before")),
-                          archiver.error or reason)
+                          archiver.error or (saved.get("error") if refused else "") or reason,
+                          archiver.witnessed, refused)
 
 
 # --- main -------------------------------------------------------------------------------------------------

@@ -605,7 +605,7 @@ def test_status_on_a_catalogue(cfg, frozen):
     assert lines == EXPECTED_LINES
     assert report["last_full_age_s"] == 16198 and report["last_backup_age_s"] == 9899
     assert report["archive"] == {"source": "db1", "lag_seconds": 2.0, "caught_up_gtid": "0-1-80", "gap": False,
-                                 "streaming": True, "updated_at": NOW - 1}
+                                 "streaming": True, "updated_at": NOW - 1, "refused": False, "error": ""}
 
 
 def test_status_shows_the_lock(cfg, frozen):
@@ -617,7 +617,7 @@ def test_status_of_an_empty_catalogue_without_archive(cfg, frozen):
     report = cli.status(cfg)
     assert report["backups"] == [] and report["last_full_age_s"] is None and report["last_backup_age_s"] is None
     assert report["archive"] == {"source": None, "lag_seconds": None, "caught_up_gtid": None, "gap": None,
-                                 "streaming": None, "updated_at": None}
+                                 "streaming": None, "updated_at": None, "refused": False, "error": ""}
 
 
 def test_render_status(cfg, frozen):
@@ -631,6 +631,12 @@ def test_render_status_flags_an_archive_gap(cfg, frozen):
     write_archive_state(cfg, gap=True, lag_seconds=340.5, source="db2", caught_up_gtid="0-2-130")
     assert cli.render_status(cli.status(cfg)) == ("cluster lab; binlog archive: source db2, lag 340.5s, "
                                                   "archived up to 0-2-130, GAP")
+
+
+def test_render_status_says_why_the_archive_does_not_follow(cfg, frozen):
+    write_archive_state(cfg, refused=True, error="REFUSED: db1 at [0-1-30] is behind what the archive saw replicated")
+    assert cli.render_status(cli.status(cfg)).splitlines()[1] == (
+        "binlog archive NOT FOLLOWING: REFUSED: db1 at [0-1-30] is behind what the archive saw replicated")
 
 
 def test_main_status_json(tmp_path, cfg, capsys):
@@ -898,3 +904,24 @@ def test_main_plan_with_an_empty_catalogue_is_refused(tmp_path, cfg, capsys):
 def test_main_refuses_a_host_outside_the_cluster(tmp_path, cfg, capsys):
     assert cli.main(["--config", write_cfg(tmp_path, cfg), "send", "--restore-id", "r1", "--host", "web1"]) == 2
     assert capsys.readouterr().err == "REFUSED: --host web1 is not a database node of lab (db1, db2, db3)\n"
+
+
+# --- accept-history --------------------------------------------------------------------------------
+
+def test_accept_history_declares_the_position_for_the_archiver(tmp_path, cfg, frozen):
+    os.makedirs(cfg["archive_dir"])
+    assert cli.main(["--config", write_cfg(tmp_path, cfg), "accept-history", "--gtid", "1-3-7,0-2-90",
+                     "--by", "restore-r1"]) == 0
+    path = os.path.join(cfg["archive_dir"], "accepted_history.json")
+    with open(path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    assert doc == {"gtid": "0-2-90,1-3-7", "at": NOW, "by": "restore-r1"}
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+    assert cli.ba.accepted_history(doc) == "0-2-90,1-3-7"
+
+
+def test_accept_history_refuses_a_malformed_position(tmp_path, cfg, capsys):
+    os.makedirs(cfg["archive_dir"])
+    assert cli.main(["--config", write_cfg(tmp_path, cfg), "accept-history", "--gtid", "0-1"]) == 2
+    assert capsys.readouterr().err.startswith("REFUSED: accept-history --gtid: ")
+    assert not os.listdir(cfg["archive_dir"])

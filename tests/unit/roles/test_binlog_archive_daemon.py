@@ -326,7 +326,7 @@ def test_state_file_and_textfile_are_published(env):
     saved = json.loads((env.tmp / "state.json").read_text())
     assert saved == state
     assert set(saved) == {"source", "segment", "streaming", "caught_up_at", "caught_up_gtid", "caught_up_state",
-                          "lag_seconds", "primary_gtid", "updated_at", "gap", "error"}
+                          "lag_seconds", "primary_gtid", "updated_at", "gap", "error", "witnessed_gtid", "refused"}
     text = (env.tmp / "metrics" / "binlog_archive.prom").read_text()
     assert "ha_lamp_binlog_archive_streaming 1\n" in text
     assert 'ha_lamp_binlog_archive_info{source="db1",gtid=""} 1' in text
@@ -571,3 +571,99 @@ def test_an_empty_password_file_is_refused(env, capsys):
     (env.tmp / "db.password").write_text("\n")
     assert arch.main(["--config", write_config(env)]) == 2
     assert 'must hold the password on one line' in capsys.readouterr().err
+
+
+# --- a rebuilt or restored tier ------------------------------------------------------------------------
+
+def archived_then_rebuilt(env):
+    """db1 archived up to 0-1-100 (db2 replicated it), then both servers rebuilt empty, db1 writable again."""
+    archiver = env.new_archiver()
+    archiver.tick()
+    FakePopen.started[-1].write("mysql-bin.000002", 500)
+    env.db1.position = 500
+    archiver.tick()
+    env.db1.down = True
+    FakePopen.started[-1].returncode = 1                    # the stream ends with its server
+    archiver.tick()
+    env.db1.down = False
+    env.db1.pos = env.db1.state = env.db2.pos = env.db2.state = "0-1-30"
+    env.db1.binlogs = {"mysql-bin.000001": ""}
+    env.db1.position = 300
+    env.clock.advance(5)                                    # past the restart backoff
+    return archiver
+
+
+def test_a_history_reset_under_a_running_stream_stops_it(env):
+    archiver = env.new_archiver()
+    archiver.tick()
+    child = FakePopen.started[-1]
+    env.db1.pos = env.db1.state = "0-1-30"                  # RESET MASTER, new writes; db2 held 0-1-100
+    state = archiver.tick()
+    assert child.signals == ["TERM"] and len(FakePopen.started) == 1 and state["refused"] is True
+
+
+def test_a_rebuilt_tier_behind_the_archive_is_not_archived(env):
+    archiver = archived_then_rebuilt(env)
+    before = env.index()
+    env.clock.advance(40)
+    state = arch.tick_and_publish(archiver)
+    assert len(FakePopen.started) == 1 and env.index() == before
+    assert state["refused"] is True and not state["streaming"] and state["lag_seconds"] == 45.0
+    assert state["error"].startswith("REFUSED: db1 at [0-1-30] is behind what the archive saw replicated "
+                                     "(domain 0 at 30 where 100 was replicated)")
+    assert state["caught_up_gtid"] == "0-1-100" and state["witnessed_gtid"] == "0-1-100"
+    assert "ha_lamp_binlog_archive_history_refused 1" in (env.tmp / "metrics" / "binlog_archive.prom").read_text()
+    refused = events(env, "history_refused")
+    assert len(refused) == 1 and refused[0]["level"] == "error"
+    arch.tick_and_publish(archiver)
+    assert len(events(env, "history_refused")) == 1            # logged once while it lasts
+
+
+def test_a_same_named_file_on_a_rebuilt_server_is_not_continued(env):
+    archiver = archived_then_rebuilt(env)
+    env.db1.binlogs = {"mysql-bin.000001": "", "mysql-bin.000002": "0-1-50"}   # the very names and states archived
+    started = len(FakePopen.started)
+    state = archiver.tick()
+    assert state["refused"] is True and len(FakePopen.started) == started
+
+
+def test_a_restored_tier_is_followed_once_the_restore_declares_it(env):
+    archiver = archived_then_rebuilt(env)
+    archiver.tick()
+    # restore.yml: the tier restored to 0-1-80 (before a DROP at 0-1-81); its binlog starts at the backup's 0-1-40.
+    env.db1.pos = env.db1.state = env.db2.pos = env.db2.state = "0-1-80"
+    env.db1.binlogs = {"mysql-bin.000001": "0-1-40"}
+    (env.tmp / "binlogs" / "accepted_history.json").write_text('{"gtid": "0-1-80", "by": "restore-x"}')
+    state = archiver.tick()
+    assert state["refused"] is False and state["streaming"] and state["witnessed_gtid"] == "0-1-80"
+    assert FakePopen.started[-1].cmd[-1] == "mysql-bin.000001"
+    assert [s["id"] for s in env.index()["segments"]][-1] == "000002-db1"
+    assert not (env.tmp / "binlogs" / "accepted_history.json").exists()
+    assert events(env, "history_accepted")[0]["source"] == "db1"
+
+
+def test_an_acceptance_the_primary_has_not_reached_accepts_nothing(env):
+    archiver = archived_then_rebuilt(env)
+    (env.tmp / "binlogs" / "accepted_history.json").write_text('{"gtid": "0-1-80"}')
+    state = archiver.tick()
+    assert state["refused"] is True and (env.tmp / "binlogs" / "accepted_history.json").exists()
+
+
+def test_the_witnessed_position_survives_a_daemon_restart(env):
+    archiver = archived_then_rebuilt(env)
+    arch.tick_and_publish(archiver)
+    archiver.close(archiver.state(env.clock(), None))
+    restarted = env.new_archiver()
+    assert restarted.witnessed == "0-1-100"
+    assert restarted.tick()["refused"] is True
+
+
+def test_a_replica_read_after_the_primary_may_be_ahead_of_it_in_the_same_tick(env):
+    archiver = env.new_archiver()
+    archiver.tick()
+    child = FakePopen.started[-1]
+    env.db1.pos, env.db2.pos = "0-1-165", "0-1-166"          # db2 read a moment after db1, one commit later
+    state = archiver.tick()
+    assert state["refused"] is False and child.signals == []
+    env.db1.pos = "0-1-170"
+    assert archiver.tick()["refused"] is False and child.signals == []

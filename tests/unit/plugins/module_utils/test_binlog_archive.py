@@ -277,7 +277,8 @@ def test_build_state_has_the_documented_keys():
                            "0-2-131", False, "")
     assert state == {"source": "db2", "segment": "000002-db2", "streaming": True, "caught_up_at": 1000.0,
                      "caught_up_gtid": "0-2-130", "caught_up_state": "0-1-100,0-2-130", "lag_seconds": 10.0,
-                     "primary_gtid": "0-2-131", "updated_at": 1010.0, "gap": False, "error": ""}
+                     "primary_gtid": "0-2-131", "updated_at": 1010.0, "gap": False, "error": "",
+                     "witnessed_gtid": "", "refused": False}
 
 
 # --- Prometheus textfile ------------------------------------------------------------------------------
@@ -290,8 +291,9 @@ def test_render_metrics():
                        "ha_lamp_binlog_archive_streaming 1",
                        "ha_lamp_binlog_archive_caught_up_timestamp_seconds 1000.0",
                        "ha_lamp_binlog_archive_gap 1",
+                       "ha_lamp_binlog_archive_history_refused 0",
                        'ha_lamp_binlog_archive_info{source="db2",gtid="0-2-130"} 1']
-    for name in ("lag_seconds", "streaming", "caught_up_timestamp_seconds", "gap", "info"):
+    for name in ("lag_seconds", "streaming", "caught_up_timestamp_seconds", "gap", "history_refused", "info"):
         assert "# HELP ha_lamp_binlog_archive_%s " % name in text
         assert "# TYPE ha_lamp_binlog_archive_%s gauge" % name in text
     assert text.endswith("\n")
@@ -357,3 +359,70 @@ def test_check_config_missing_key_and_not_an_object():
         ba.check_config(raw)
     with pytest.raises(ba.ConfigError, match="^expected a JSON object, got list$"):
         ba.check_config([])
+
+
+# --- which history the archive follows ----------------------------------------------------------------
+
+def replica(pos):
+    return ba.observation(read_only=True, server_id=9, gtid_binlog_pos=pos, replica=True)
+
+
+def test_witness_keeps_the_highest_position_per_domain_that_a_replica_held():
+    observations = {"db1": ba.observation(read_only=False, gtid_binlog_pos="0-1-900"),   # the primary: not a witness
+                    "db2": replica("0-1-120,1-2-7"), "db3": replica("0-1-150"),
+                    "db4": ba.observation(error="timed out"),
+                    "db5": replica("garbage")}
+    assert ba.witness("", observations) == "0-1-150,1-2-7"
+    assert ba.witness("0-1-200,2-3-4", observations) == "0-1-200,1-2-7,2-3-4"
+
+
+def test_witness_never_goes_back():
+    assert ba.witness("0-1-500", {"db1": replica("0-1-30")}) == "0-1-500"
+
+
+@pytest.mark.parametrize("position, reference, rows", [
+    ("0-1-100", "0-1-100", []),
+    ("0-2-130", "0-1-100", []),                      # a new primary continues the domain's sequence
+    ("0-1-30", "0-2-900", [(0, 30, 900)]),
+    ("1-1-5", "0-1-10,1-1-5", [(0, None, 10)]),
+    ("", "0-1-10", [(0, None, 10)]),
+    ("0-1-10", "", []),
+])
+def test_behind(position, reference, rows):
+    assert ba.behind(position, reference) == rows
+
+
+def test_a_primary_at_or_past_what_the_replicas_held_is_followed():
+    assert ba.follow_history("db2", "0-2-101", "0-1-100", None) == ("follow", "")
+
+
+def test_a_rebuilt_tier_is_refused_with_what_to_do():
+    assert ba.follow_history("db1", "0-1-30", "0-2-900", None) == ("refuse", (
+        "REFUSED: db1 at [0-1-30] is behind what the archive saw replicated (domain 0 at 30 where 900 was "
+        "replicated): a rebuilt or rewound tier. The archive keeps the old history for restore.yml; a whole-tier "
+        "restore makes the archive follow the restored history, or run `ha-lamp-backup accept-history --gtid "
+        "0-1-30` on the backup host to archive this history as it is"))
+
+
+def test_a_restored_tier_is_followed_once_it_reaches_the_accepted_position():
+    assert ba.follow_history("db2", "0-2-700", "0-2-900", "0-2-750")[0] == "refuse"   # still replaying
+    assert ba.follow_history("db2", "0-2-750", "0-2-900", "0-2-750") == ("accept", (
+        "db2 at [0-2-750] is behind the history the archive followed (domain 0 at 750 where 900 was "
+        "replicated); accepted at [0-2-750]"))
+
+
+def test_an_acceptance_is_used_up_by_a_primary_that_is_not_behind():
+    assert ba.follow_history("db1", "0-1-950", "0-2-900", "0-1-950") == (
+        "accept", "db1 at [0-1-950] reached the accepted [0-1-950]")
+
+
+@pytest.mark.parametrize("raw, gtid", [
+    ({"gtid": "0-2-9, 0-1-8", "at": 1.0, "by": "restore-x"}, "0-1-8,0-2-9"),
+    ({"gtid": ""}, ""),
+    ({"gtid": "0-1"}, None),
+    ({"gtid": 5}, None),
+    (["0-1-1"], None),
+    (None, None),
+])
+def test_accepted_history_reads_the_declaration(raw, gtid):
+    assert ba.accepted_history(raw) == gtid
