@@ -15,6 +15,7 @@ The archive (read by module_utils/backup_plan.py; the format is a contract, do n
                        "gap_before": false,
                        "files": [{"name": "mysql-bin.000003", "start_state": "0-1-100"}, ...]}]}
     <archive_dir>/<segment id>/<binlog file name>
+    <archive_dir>/accepted_history.json   {"gtid": ..., "at": epoch, "by": ...} (optional, see below)
 
 A segment is one uninterrupted stream from one server. A new one starts when the primary changes
 (or the old stream cannot be continued). Its first file is the newest binary log of the new
@@ -30,6 +31,14 @@ A start state [0-1-100,0-2-103] is contained in an archived state 0-1-105 per do
 (domain, server_id): starting there would skip 0-2-101..103. The archive therefore remembers the
 primary's gtid_binlog_state (one entry per domain and server_id) when it caught up, not only
 gtid_binlog_pos (the last GTID per domain, which is what the state file and the metric show).
+
+Which history is followed: the archive remembers the highest position, per domain, it saw any replica
+hold (witness()). Semi-sync puts every acknowledged write on a replica and a failover promotes the most
+advanced one, so a legitimate new primary is never behind it. A primary that is behind it is a tier
+rebuilt empty or rewound by a restore: its GTIDs reuse sequence numbers the archive already holds for
+other transactions. follow_history() refuses it, so nothing of it is archived and the old history stays
+restorable, until accepted_history.json (written by `ha-lamp-backup accept-history`, which restore.yml
+runs with the position it restored) declares a position that primary has reached.
 
 For restores (backup_plan.py): consecutive segments overlap. Segment k+1's first file may repeat
 transactions that segment k holds, and segment k may end with transactions the new primary never

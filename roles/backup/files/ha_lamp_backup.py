@@ -8,10 +8,11 @@
   ha-lamp-backup status [--json]           backups, ages, sizes, verification, binlog archive lag
   ha-lamp-backup plan [--to-time T | --to-gtid G] [--json]
                                            what a restore to that target would use (checked first)
-  ha-lamp-backup send --restore-id R --host NODE [--to-time T | --to-gtid G]
-                                           stream the chosen backups to NODE (its agent extracts them)
-  ha-lamp-backup replay --restore-id R --host NODE --from-gtid G [--to-time T | --to-gtid G]
-                                           replay the archived binlogs after G into NODE
+  ha-lamp-backup send --restore-id R --host NODE [--host NODE ...] [--to-time T | --to-gtid G]
+                                           stream the chosen backups to the NODEs at once (their agents
+                                           extract them)
+  ha-lamp-backup replay --restore-id R --host NODE [--host NODE ...] --from-gtid G [--to-time T | --to-gtid G]
+                                           replay the archived binlogs after G into the NODEs at once
   ha-lamp-backup table-restore --restore-id R --schema S [--table T] --into NEW --host NODE [target]
                                            rebuild S (or S.T) as of the target in a scratch server
                                            and import it into NODE as schema NEW
@@ -356,18 +357,81 @@ def check_space(cfg, source, entries):
 
 
 # -- scratch server: verification and side-by-side restores ---------------------------------------
-def dump_into(cfg, entry, target_cmd):
-    """restic dump of one backup's stream into target_cmd's stdin."""
-    dump = subprocess.Popen(["restic", "--quiet", "dump", entry["snapshot"], "/" + entry["id"] + ".mbstream"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=restic_env(cfg))
-    sink = subprocess.run(target_cmd, stdin=dump.stdout, capture_output=True, check=False)
-    dump.stdout.close()
-    err = dump.stderr.read().decode("utf-8", "replace")
-    dump.wait()
-    if dump.returncode != 0 or sink.returncode != 0:
-        raise Failed("restoring %s: restic dump exit %d (%s), receiver exit %d (%s)"
-                     % (entry["id"], dump.returncode, err.strip()[-300:], sink.returncode,
-                        (sink.stderr or b"").decode("utf-8", "replace").strip()[-300:]))
+class Fanout:
+    """One stream copied into several receiving processes at once (a restore sends the same backup and the
+    same binlogs to every node: read and decrypt once, write to each). A receiver that exits early stops
+    getting data and is reported by close(); the others go on, so every failure is named at the end."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, named_cmds):
+        self.sinks = []
+        for name, cmd in named_cmds:
+            err = tempfile.TemporaryFile()  # pylint: disable=consider-using-with  # closed in close()
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+            self.sinks.append({"name": name, "proc": proc, "err": err, "open": True})
+
+    def pump(self, source):
+        """Copy `source` (a binary file object) to every receiver still open, until it ends."""
+        while True:
+            chunk = source.read(self.CHUNK)
+            if not chunk:
+                return
+            for sink in self.sinks:
+                if sink["open"]:
+                    try:
+                        sink["proc"].stdin.write(chunk)
+                    except (BrokenPipeError, ValueError):
+                        sink["open"] = False
+
+    def close(self):
+        """Close every input, wait for every receiver; [(name, exit status, stderr tail)] of the failed ones."""
+        failed = []
+        for sink in self.sinks:
+            try:
+                sink["proc"].stdin.close()
+            except BrokenPipeError:
+                pass
+        for sink in self.sinks:
+            status = sink["proc"].wait()
+            sink["err"].seek(0)
+            text = sink["err"].read().decode("utf-8", "replace").strip()
+            sink["err"].close()
+            if status != 0:
+                failed.append((sink["name"], status, text[-300:]))
+        return failed
+
+
+def read_stderr_of(cmd, consume, env=None):
+    """Run cmd, hand its stdout to consume(file), return (exit status, stderr text). stderr goes to a file,
+    so a chatty command can never block on a full pipe while its stdout is being read."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+        try:
+            consume(proc.stdout)
+        finally:
+            proc.stdout.close()
+            status = proc.wait()
+        err.seek(0)
+        return status, err.read().decode("utf-8", "replace").strip()
+
+
+def describe_failed(failed):
+    return "; ".join("%s exit %d (%s)" % item for item in failed)
+
+
+def dump_into(cfg, entry, named_cmds):
+    """restic dump of one backup's stream into every receiver of named_cmds [(name, argv)] at once."""
+    fan = Fanout(named_cmds)
+    try:
+        err = read_stderr_of(["restic", "--quiet", "dump", entry["snapshot"], "/" + entry["id"] + ".mbstream"],
+                             fan.pump, env=restic_env(cfg))
+    finally:
+        failed = fan.close()
+    if err[0] != 0 or failed:
+        raise Failed("restoring %s: restic dump exit %d (%s)%s"
+                     % (entry["id"], err[0], err[1][-300:],
+                        "; receivers failed: " + describe_failed(failed) if failed else ""))
 
 
 def check_version(entry):
@@ -395,7 +459,7 @@ class Scratch:
             check_version(entry)
             target = os.path.join(self.root, "%02d" % step)
             os.makedirs(target, mode=0o700)
-            dump_into(cfg, entry, ["mbstream", "-x", "-C", target])
+            dump_into(cfg, entry, [("scratch", ["mbstream", "-x", "-C", target])])
         prepare(self.root, len(chain))
 
     def start(self):
@@ -631,25 +695,20 @@ def binlog_command(step):
     return cmd + list(step["files"])
 
 
-def replay_into(steps, sink_cmd):
-    """Every step's mariadb-binlog output, in order, into one receiving process."""
+def replay_into(steps, named_cmds):
+    """Every step's mariadb-binlog output, in order, into every receiver of named_cmds [(name, argv)] at once."""
     errors = []
-    with tempfile.TemporaryFile() as sink_err:
-        sink = subprocess.Popen(sink_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=sink_err)
-        try:
-            for step in steps:
-                proc = subprocess.run(binlog_command(step), stdout=sink.stdin, stderr=subprocess.PIPE, check=False,
-                                      env=UTC_ENV)
-                if proc.returncode != 0:
-                    errors.append("mariadb-binlog (%s): %s" % (step["segment"], proc.stderr.decode()[-300:]))
-                    break
-        finally:
-            sink.stdin.close()
-            sink.wait()
-        sink_err.seek(0)
-        err = sink_err.read().decode("utf-8", "replace").strip()
-    if sink.returncode != 0 or errors:
-        raise Failed("binlog replay failed: %s" % "; ".join(errors + [err[-400:]]))
+    fan = Fanout(named_cmds)
+    try:
+        for step in steps:
+            status, err = read_stderr_of(binlog_command(step), fan.pump, env=UTC_ENV)
+            if status != 0:
+                errors.append("mariadb-binlog (%s): %s" % (step["segment"], err[-300:]))
+                break
+    finally:
+        failed = fan.close()
+    if failed or errors:
+        raise Failed("binlog replay failed: %s" % "; ".join(errors + ([describe_failed(failed)] if failed else [])))
 
 
 def find(cfg, pattern, limit=20):
@@ -759,10 +818,11 @@ def check_fresh(cfg):
 
 
 # -- restore helpers (driven by playbooks/restore.yml) -------------------------------------------------
-def send(cfg, restore_id, host, plan):
+def send(cfg, restore_id, hosts, plan):
+    """Each backup of the chain, in order, to every host at once (one restic read per backup)."""
     for step, entry in enumerate(plan["chain"]):
-        dump_into(cfg, entry, ssh_command(cfg, host, "receive %s %d" % (restore_id, step)))
-        log("sent", backup=entry["id"], host=host, step=step)
+        dump_into(cfg, entry, [(host, ssh_command(cfg, host, "receive %s %d" % (restore_id, step))) for host in hosts])
+        log("sent", backup=entry["id"], hosts=hosts, step=step)
 
 
 def table_restore(cfg, restore_id, plan, schema, table, into, host):
@@ -771,7 +831,7 @@ def table_restore(cfg, restore_id, plan, schema, table, into, host):
         scratch.restore(cfg, plan["chain"])
         scratch.start()
         if plan["steps"]:
-            replay_into(plan["steps"], ["mariadb", "--socket=" + scratch.socket, "--binary-mode"])
+            replay_into(plan["steps"], [("scratch", ["mariadb", "--socket=" + scratch.socket, "--binary-mode"])])
         dump = subprocess.Popen(["mariadb-dump", "--socket=" + scratch.socket, "--single-transaction",
                                  "--skip-triggers", schema] + ([table] if table else []),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -811,7 +871,8 @@ def parse_args(argv):
         p.add_argument("--json", action="store_true")
         if name != "plan":
             p.add_argument("--restore-id", required=True)
-            p.add_argument("--host", required=True)
+            # send and replay: repeat --host to feed several nodes from one read of the backup or binlogs.
+            p.add_argument("--host", required=True, action="append" if name in ("send", "replay") else "store")
         if name == "replay":
             p.add_argument("--from-gtid")
         if name == "table-restore":
@@ -828,9 +889,11 @@ def parse_args(argv):
 
 
 def run(args, cfg):
-    if args.command in ("send", "replay", "table-restore") and args.host not in cfg["nodes"]:
-        raise Refused("--host %s is not a database node of %s (%s)" % (args.host, cfg["cluster"],
-                                                                      ", ".join(sorted(cfg["nodes"]))))
+    if args.command in ("send", "replay", "table-restore"):
+        for host in args.host if isinstance(args.host, list) else [args.host]:
+            if host not in cfg["nodes"]:
+                raise Refused("--host %s is not a database node of %s (%s)" % (host, cfg["cluster"],
+                                                                              ", ".join(sorted(cfg["nodes"]))))
     if args.command == "take":
         with locked(cfg, "backup " + args.kind, args.wait_lock):
             take(cfg, args.kind)
@@ -872,7 +935,7 @@ def run(args, cfg):
             if args.from_gtid and args.from_gtid != plan["from_gtid"]:
                 raise Refused("the node was restored at %s, the plan starts at %s" % (args.from_gtid, plan["from_gtid"]))
             if steps:
-                replay_into(steps, ssh_command(cfg, args.host, "replay %s" % args.restore_id))
+                replay_into(steps, [(host, ssh_command(cfg, host, "replay %s" % args.restore_id)) for host in args.host])
             log("replayed", host=args.host, steps=len(steps), to_gtid=plan["to_gtid"], to_time=plan["to_time"])
         elif args.command == "table-restore":
             table_restore(cfg, args.restore_id, plan, args.schema, args.table, args.into, args.host)

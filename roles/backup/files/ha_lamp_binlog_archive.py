@@ -13,7 +13,9 @@ primary (reachable, read_only off, not a replica; decisions in module_utils/binl
 keeps one `mariadb-binlog --read-from-remote-server --raw --stop-never` child streaming from it into
 <archive_dir>/<segment id>/, records each new file's start GTID state in <archive_dir>/index.json,
 checks whether the archived copy of the primary's current file reaches SHOW MASTER STATUS's
-position, and writes the state file and the Prometheus textfile (both atomically).
+position, and writes the state file and the Prometheus textfile (both atomically). A primary whose
+history is behind what the replicas were seen holding (a tier rebuilt empty, or rewound) is not streamed
+until a restore or the operator declares it (binlog_archive.follow_history).
 
 Logs one JSON line per event on stdout (the journal). A bad configuration is refused with one line
 naming the key and value, exit status 2. Every SQL call has connect and read timeouts and the child

@@ -925,3 +925,74 @@ def test_accept_history_refuses_a_malformed_position(tmp_path, cfg, capsys):
     assert cli.main(["--config", write_cfg(tmp_path, cfg), "accept-history", "--gtid", "0-1"]) == 2
     assert capsys.readouterr().err.startswith("REFUSED: accept-history --gtid: ")
     assert not os.listdir(cfg["archive_dir"])
+
+
+# --- fan-out to several nodes ----------------------------------------------------------------------
+
+def test_fanout_copies_one_stream_to_every_receiver(tmp_path):
+    data = os.urandom(3 * cli.Fanout.CHUNK + 17)
+    source = tmp_path / "source"
+    source.write_bytes(data)
+    outs = [tmp_path / "a", tmp_path / "b"]
+    fan = cli.Fanout([(o.name, ["sh", "-c", "cat > %s" % o]) for o in outs])
+    with open(source, "rb") as fh:
+        fan.pump(fh)
+    assert fan.close() == []
+    assert [o.read_bytes() for o in outs] == [data, data]
+
+
+def test_fanout_names_a_receiver_that_failed_and_feeds_the_others(tmp_path):
+    data = os.urandom(2 * cli.Fanout.CHUNK)
+    source = tmp_path / "source"
+    source.write_bytes(data)
+    fan = cli.Fanout([("db1", ["sh", "-c", "echo 'disk full' >&2; exit 3"]),
+                      ("db2", ["sh", "-c", "cat > %s" % (tmp_path / "db2")])])
+    time.sleep(0.2)                                   # db1 is gone before the first chunk
+    with open(source, "rb") as fh:
+        fan.pump(fh)
+    assert fan.close() == [("db1", 3, "disk full")]
+    assert (tmp_path / "db2").read_bytes() == data
+
+
+def test_replay_into_feeds_every_step_in_order_to_every_node(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "binlog_command", lambda step: ["printf", "%s;" % step["segment"]])
+    steps = [{"segment": "000001-db1"}, {"segment": "000002-db2"}]
+    cli.replay_into(steps, [(h, ["sh", "-c", "cat > %s" % (tmp_path / h)]) for h in ("db1", "db2", "db3")])
+    assert [(tmp_path / h).read_text() for h in ("db1", "db2", "db3")] == ["000001-db1;000002-db2;"] * 3
+
+
+def test_replay_into_reports_the_failed_node(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "binlog_command", lambda step: ["printf", "x"])
+    with pytest.raises(cli.Failed, match=r"^binlog replay failed: db2 exit 1 \(ERROR 1062\)$"):
+        cli.replay_into([{"segment": "000001-db1"}], [("db1", ["sh", "-c", "cat >/dev/null"]),
+                                                       ("db2", ["sh", "-c", "cat >/dev/null; echo 'ERROR 1062' >&2; exit 1"])])
+
+
+def test_main_send_refuses_any_host_outside_the_cluster(tmp_path, cfg, capsys):
+    assert cli.main(["--config", write_cfg(tmp_path, cfg), "send", "--restore-id", "r1", "--host", "db1",
+                     "--host", "lb1"]) == 2
+    assert capsys.readouterr().err == "REFUSED: --host lb1 is not a database node of lab (db1, db2, db3)\n"
+
+
+def fake_restic(tmp_path, monkeypatch, script):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "restic").write_text("#!/bin/sh\n" + script + "\n")
+    (bindir / "restic").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
+
+
+def test_dump_into_streams_one_restic_read_to_every_node(tmp_path, cfg, monkeypatch):
+    fake_restic(tmp_path, monkeypatch, 'echo "$3 $4"')
+    entry = {"id": "b1", "snapshot": "abc123"}
+    cli.dump_into(cfg, entry, [(h, ["sh", "-c", "cat > %s" % (tmp_path / h)]) for h in ("db1", "db2")])
+    assert [(tmp_path / h).read_text() for h in ("db1", "db2")] == ["abc123 /b1.mbstream\n"] * 2
+
+
+def test_dump_into_reports_restic_and_the_failed_node(tmp_path, cfg, monkeypatch):
+    fake_restic(tmp_path, monkeypatch, 'echo partial; echo "decrypting blob failed" >&2; exit 2')
+    with pytest.raises(cli.Failed) as failed:
+        cli.dump_into(cfg, {"id": "b1", "snapshot": "abc"}, [("db1", ["sh", "-c", "cat >/dev/null"]),
+                                                              ("db2", ["sh", "-c", "cat >/dev/null; exit 5"])])
+    assert str(failed.value) == ("restoring b1: restic dump exit 2 (decrypting blob failed); receivers failed: "
+                                 "db2 exit 5 ()")
