@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """The backup tier's figures on a running lab (issue 14, "Figures"): backup throughput and size, the primary's
 write latency with and without a backup running, archive lag under the drill write load, and (opt-in) restore
 time per GB and the PITR binlog replay rate. Medians over --runs; figures are printed, never asserted.
@@ -37,9 +37,9 @@ restore   Only with --restore: REWRITES THE WHOLE DATABASE TIER. A fresh `take f
           (whole tier, latest) with the profile_tasks callback (log in drill-reports/bench-backup-<time>/).
           Restore time per GB = the playbook's wall time / the user data's GB (information_schema data + index
           of every non-system schema). Replay rate = the archived binlog bytes written after the base backup
-          (growth of the archive's files between the backup and the restore, caught up both times) x the
-          database nodes (each replays the same range) / the seconds of the task "Replay the archived binlogs up
-          to the target" (mariadb-binlog on the backup host, SSH, mariadb on the node).
+          (growth of the archive's files between the backup and the restore, caught up both times) / the
+          seconds of the task "Replay the archived binlogs up to the target" (one mariadb-binlog on the backup
+          host feeding every node at once over SSH): MB/s per node, each node replaying the same range.
 
 --small is the CI-sized run: 1 backup run, 10 s phases, no dataset generation, 5 s of replay load.
 
@@ -244,11 +244,11 @@ def per_gb(seconds, nbytes):
     return seconds / (nbytes / 1e9)
 
 
-def replay_rate(bytes_per_node, nodes, seconds):
-    """MB/s of binlog replayed: every node replays the same range, one after the other, in the one task."""
-    if not seconds or seconds <= 0 or bytes_per_node is None or nodes <= 0:
+def replay_rate(bytes_per_node, seconds):
+    """MB/s of binlog replayed per node: every node replays the same range, all at once, in the one task."""
+    if not seconds or seconds <= 0 or bytes_per_node is None:
         return None
-    return bytes_per_node * nodes / seconds / 1e6
+    return bytes_per_node / seconds / 1e6
 
 
 def mb(nbytes):
@@ -498,7 +498,7 @@ class PacedWriter(threading.Thread):
                 cur.execute(INSERT_WRITE, (self.run_id, seq))
             self.latencies_ms.append((time.monotonic() - sent) * 1000.0)
             return conn
-        except Exception as exc:  # pylint: disable=broad-except  every failure is a data point here
+        except Exception as exc:  # pylint: disable=broad-except  # every failure is a data point here
             self.errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -515,7 +515,7 @@ class Writers:
 
     def __init__(self, lab):
         try:
-            import pymysql  # pylint: disable=import-outside-toplevel  only the writer sections need it
+            import pymysql  # pylint: disable=import-outside-toplevel  # only the writer sections need it
         except ImportError:
             sys.exit("PyMySQL is missing: run the benchmark with the venv's Python (.venv/bin/python)")
         self.pymysql, self.lab = pymysql, lab
@@ -553,7 +553,7 @@ class Writers:
             finally:
                 conn.close()
             print(f"(deleted the writer's {deleted} rows from {APP_SCHEMA}.{DRILL_TABLE})")
-        except Exception as error:  # pylint: disable=broad-except  clean-up must not hide the real failure
+        except Exception as error:  # pylint: disable=broad-except  # clean-up must not hide the real failure
             print(f"ERROR: could not delete the writer's rows ({error}); by hand, on the primary: DELETE FROM "
                   f"{APP_SCHEMA}.{DRILL_TABLE} WHERE run_id LIKE '{self.prefix}-%';", file=sys.stderr)
         return False
@@ -718,14 +718,15 @@ def measure_restore(lab, args, found):
         raise RuntimeError(f"restore.yml failed (exit {rc}); log: {log_path}\n{tail}")
     tasks = parse_profile_tasks(text)
     replay_seconds = tasks.get(REPLAY_TASK)
-    rate = replay_rate(replayed, nodes, replay_seconds)
+    rate = replay_rate(replayed, replay_seconds)
     print(f"\n{'restore s':>10} {'user data GB':>13} {'s per GB':>9} {'base backup MB':>15} {'binlog MB':>10} "
           f"{'replay s':>9} {'replay MB/s':>12}")
     print(f"{wall:>10.1f} {data_bytes / 1e9:>13.3f} {fmt(per_gb(wall, data_bytes), '.1f'):>9} "
           f"{fmt(mb(base['bytes']), '.1f'):>15} {fmt(mb(replayed), '.2f'):>10} {fmt(replay_seconds, '.1f'):>9} "
           f"{fmt(rate, '.2f'):>12}")
-    print(f"(every one of the {nodes} nodes is restored from the backup host, one after the other; binlog MB: "
-          "archived after the base backup, replayed on each node in turn; replay s: the whole task, all nodes)")
+    print(f"(the {nodes} nodes are restored from the backup host at once: each backup and the binlogs are read once "
+          "and streamed to every node; binlog MB: archived after the base backup, replayed on each node; replay s: "
+          "the whole task)")
     print("\nrestore.yml's longest steps (profile_tasks):")
     for name in RESTORE_TASKS:
         print(f"  {name:<60} {fmt(tasks.get(name), '.1f'):>8} s")

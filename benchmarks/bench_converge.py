@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Converge figures of the lab: the first site.yml on fresh containers, then idempotent reruns, with
 the wall time and the split per role (Ansible's profile_roles and timer callbacks).
 

@@ -11,7 +11,7 @@
 # the runs before it are still written, and the script exits non-zero.
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo"
+cd "$repo" || exit 1
 export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.conf"
 export PATH="$repo/.venv/bin:$PATH"
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """HTTP figures of a running lab, measured with wrk (Debian package), medians over several runs.
 
   python benchmarks/bench_http.py [--runs 5] [--seconds 5] [--connections 8] [--inventory inventories/lab]

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """What bounds the demo's pages: requests/s, latency and Server-Timing phases per page, through the VIP.
 
   python benchmarks/bench_pages.py [--runs 5] [--seconds 5] [--connections 8] [--samples 50]
@@ -103,7 +103,7 @@ def parse_server_timing(value):
         if not name:
             continue
         for param in parts[1:]:
-            key, _, raw = param.partition("=")
+            key, _equals, raw = param.partition("=")
             if key.strip().lower() == "dur":
                 try:
                     dur = float(raw.strip().strip('"'))
@@ -246,7 +246,7 @@ def session_cookie(opener, vip):
 def sample_idle(opener, url, cookie, expect, count):
     """`count` GETs one after the other, stopping early at IDLE_SAMPLING_LIMIT seconds."""
     samples, deadline = [], time.monotonic() + IDLE_SAMPLING_LIMIT
-    for _ in range(count):
+    for _sample in range(count):
         if time.monotonic() >= deadline:
             break
         samples.append(fetch(opener, url, cookie, expect))
@@ -265,7 +265,7 @@ def load(url, args, cookie=None, sampling=None):
             opener, expect, count = sampling
             deadline = time.monotonic() + args.seconds
             gap = args.seconds / (count + 1)
-            for _ in range(count):
+            for _sample in range(count):
                 time.sleep(gap)
                 if proc.poll() is not None or time.monotonic() >= deadline:
                     break

@@ -10,7 +10,7 @@
 # show how many runs failed. Logs: drill-reports/rolling-<UTC time>/run-N.log
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo"
+cd "$repo" || exit 1
 export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.conf"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_NOCOLOR=1
 

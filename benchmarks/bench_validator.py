@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark of the inventory redundancy validator.
 
 Generates valid inventories of N hosts spread over many racks and sites, then measures
@@ -74,7 +74,7 @@ def time_core(inventory, runs):
     # CPU time of this process: the target is about one core, and wall-clock time on a shared
     # machine also counts the time other processes hold the CPU.
     timings = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.process_time()
         report = validate(inventory)
         timings.append(time.process_time() - start)
@@ -138,7 +138,7 @@ def time_playbook(inventory):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", default="100,1000", help="comma-separated host counts (default: 100,1000)")
     parser.add_argument("--runs", type=int, default=5, help="core runs per size; the median is reported (default: 5)")
     parser.add_argument("--no-playbook", action="store_true", help="time the rule core only")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """VIP takeover and soak figures of a running lab (issue 17, part 1).
 
   python benchmarks/bench_vip.py holder-kill --trials 20
@@ -213,7 +213,7 @@ def takeovers(changes):
 
 def largest_gap(samples):
     """The longest time between two consecutive samples (a change shorter than this can go unseen)."""
-    times = [t for t, _ in samples]
+    times = [t for t, _addresses in samples]
     return max((b - a for a, b in zip(times, times[1:])), default=None)
 
 
@@ -294,7 +294,7 @@ def wait_redundant(lab, timeout):
     """Wait (bounded) until the pair is fully redundant; returns the holder or raises BenchError."""
     deadline = time.monotonic() + timeout
     problems = ["not checked"]
-    for _ in range(int(timeout / POLL_INTERVAL_S) + 2):
+    for _attempt in range(int(timeout / POLL_INTERVAL_S) + 2):
         holder, problems = check_pair(lab)
         if not problems:
             return holder
@@ -307,7 +307,7 @@ def wait_redundant(lab, timeout):
 def wait_booted(address, timeout):
     """`systemctl is-system-running --wait` inside a (re)started container, bounded."""
     deadline = time.monotonic() + timeout
-    for _ in range(60):  # the container may need a moment before exec works
+    for _attempt in range(60):  # the container may need a moment before exec works
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
@@ -341,7 +341,7 @@ def haproxy_back(address, killed_pid):
 
 def wait_haproxy_back(address, killed_pid, timeout):
     deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / POLL_INTERVAL_S) + 2):
+    for _attempt in range(int(timeout / POLL_INTERVAL_S) + 2):
         if haproxy_back(address, killed_pid):
             return True
         if time.monotonic() >= deadline:
@@ -433,7 +433,7 @@ class Prober(threading.Thread):
 def wait_for_first_success(prober, since, timeout):
     """Watch the probe (bounded) until a request sent at or after `since` succeeded."""
     deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / RECOVERY_POLL_S) + 2):
+    for _attempt in range(int(timeout / RECOVERY_POLL_S) + 2):
         if first_success_after(prober.snapshot(), since):
             return True
         if time.monotonic() >= deadline or not prober.is_alive():

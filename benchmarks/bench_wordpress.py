@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Bounded WordPress benchmark against the lab: page views/s with p50/p99, and upload-then-read latency.
 
     benchmarks/bench_wordpress.py views URL [-n 2000] [-c 8] [--max-seconds 120]
@@ -14,7 +14,6 @@ Output: one JSON document.
 """
 
 import argparse
-import concurrent.futures
 import json
 import os
 import statistics
@@ -67,7 +66,7 @@ def views(args):
                     latencies.append(time.monotonic() - started)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.concurrency)]
+    threads = [threading.Thread(target=worker, daemon=True) for _worker in range(args.concurrency)]
     for t in threads:
         t.start()
     for t in threads:

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Print what the lab is: VIP and its holder, URL, every node with its tier and rack, the DB primary.
 
 Reads the inventory through `ansible-inventory` (so group_vars apply) and asks the live containers;
@@ -48,12 +48,12 @@ def http_status(url, timeout=2.0, context=None):
 
 
 def container_state(name):
-    out = subprocess.run(["podman", "inspect", "--format", "{{.State.Status}}", name], capture_output=True, text=True)
+    out = subprocess.run(["podman", "inspect", "--format", "{{.State.Status}}", name], capture_output=True, text=True, check=False)
     return out.stdout.strip() or "absent"
 
 
 def holds_address(container, address):
-    out = subprocess.run(["podman", "exec", container, "ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
+    out = subprocess.run(["podman", "exec", container, "ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=False)
     return f" {address}/" in out.stdout
 
 
@@ -81,8 +81,8 @@ def main(path):
             if tier == "databases":
                 ctx = agent_context(hv)
                 base = f"https://{hv['ansible_host']}:{hv.get('mysql_agent_port', 9200)}"
-                writer, _ = http_status(base + "/writer", context=ctx) if ctx else (None, "")
-                reader, _ = http_status(base + "/reader", context=ctx) if ctx else (None, "")
+                writer = http_status(base + "/writer", context=ctx)[0] if ctx else None
+                reader = http_status(base + "/reader", context=ctx)[0] if ctx else None
                 role = "PRIMARY (writable)" if writer == 200 else "replica" if reader == 200 else "not serving"
             elif tier == "loadbalancers":
                 role = "VIP holder" if any(holds_address(hv["ansible_host"], v["address"].split("/")[0]) for v in vips) else "backup"
@@ -91,7 +91,7 @@ def main(path):
     if vips:
         address = vips[0]["address"].split("/")[0]
         served = []
-        for _ in range(4):
+        for _request in range(4):
             status, body = http_status(f"http://{address}/")
             node = next((line.split("=", 1)[1] for line in body.splitlines() if line.startswith("web_node=")), "-")
             served.append(f"{status}:{node}")

@@ -3,7 +3,7 @@
 # everything first) and therefore by CI's .ci/run. Prints each step's wall time and a closing tally.
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo"
+cd "$repo" || exit 1
 export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.conf"
 export PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 

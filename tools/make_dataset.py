@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Fill the lab's application schema with a dataset of a given size (default 1 GiB of InnoDB data), for the
 backup benchmark (benchmarks/bench_backup.py, issue 14 "Figures").
 

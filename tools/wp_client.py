@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Drive a WordPress site of the HA LAMP cluster the way a user does, and check what each web node serves.
 
 Standard library only (urllib + http.cookiejar), so it runs with the controller's ansible-playbook
@@ -83,14 +83,14 @@ class Client:
                             {"Content-Type": "application/x-www-form-urlencoded"})
 
     def installed(self):
-        status, _, body, _ = self.request("GET", "/wp-admin/install.php")
+        status, _headers, body, _seconds = self.request("GET", "/wp-admin/install.php")
         if status != 200:
             raise RuntimeError("GET /wp-admin/install.php answered %d: %r" % (status, body[:200]))
         # An installed site answers the installer with "Already Installed".
         return b"Already Installed" in body or b"already installed" in body
 
     def install(self, title, user, password, email):
-        status, _, body, seconds = self.form("/wp-admin/install.php?step=2", {
+        status, _headers, body, seconds = self.form("/wp-admin/install.php?step=2", {
             "weblog_title": title, "user_name": user, "admin_password": password,
             "admin_password2": password, "pw_weak": "1", "admin_email": email,
             "blog_public": "0", "language": "", "Submit": "Install WordPress"})
@@ -102,13 +102,13 @@ class Client:
     def login(self, user, password):
         # wp-login.php refuses a login without its test cookie (set by the GET).
         self.request("GET", "/wp-login.php")
-        status, headers, body, _ = self.form("/wp-login.php", {
+        status, headers, body, _seconds = self.form("/wp-login.php", {
             "log": user, "pwd": password, "wp-submit": "Log In",
             "redirect_to": self.site + "/wp-admin/", "testcookie": "1"})
         logged_in = any(c.name.startswith("wordpress_logged_in_") for c in self.jar)
         if status != 302 or not logged_in:
             raise RuntimeError("login answered %d (logged-in cookie: %s): %r" % (status, logged_in, body[:300]))
-        status, _, body, _ = self.request("GET", "/wp-admin/admin-ajax.php?action=rest-nonce")
+        status, _headers, body, _seconds = self.request("GET", "/wp-admin/admin-ajax.php?action=rest-nonce")
         nonce = body.decode().strip()
         if status != 200 or not nonce or nonce == "0":
             raise RuntimeError("rest-nonce answered %d: %r" % (status, body[:200]))
@@ -116,7 +116,7 @@ class Client:
 
     def rest(self, nonce, route, data, content_type, extra_headers=None):
         # ?rest_route= works whatever the permalink structure is.
-        status, _, body, seconds = self.request(
+        status, _headers, body, seconds = self.request(
             "POST", "/?rest_route=" + urllib.parse.quote(route), data,
             {"X-WP-Nonce": nonce, "Content-Type": content_type, **(extra_headers or {})})
         if status != 201:
@@ -129,7 +129,7 @@ def read_from_nodes(client, nodes, path, expect_bytes=None, expect_text=None):
     plain = urllib.request.build_opener(NoRedirect)
     out = {}
     for name, base in nodes.items():
-        status, _, body, seconds = client.request("GET", base.rstrip("/") + path, opener=plain)
+        status, _headers, body, seconds = client.request("GET", base.rstrip("/") + path, opener=plain)
         entry = {"status": status, "bytes": len(body), "seconds": round(seconds, 3)}
         if expect_bytes is not None:
             entry["same_bytes"] = body == expect_bytes

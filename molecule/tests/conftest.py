@@ -46,7 +46,7 @@ class Lab:
         return [line.split("\t") for line in cmd.stdout.splitlines()]
 
     def status_vars(self, name, pattern):
-        return {k: v for k, v in self.mysql(name, f"SHOW GLOBAL STATUS LIKE '{pattern}'")}
+        return dict(self.mysql(name, f"SHOW GLOBAL STATUS LIKE '{pattern}'"))
 
     def replica_status(self, name):
         cmd = self.host(name).run("mariadb -e 'SHOW SLAVE STATUS\\G'")

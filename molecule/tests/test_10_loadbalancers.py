@@ -53,7 +53,7 @@ def test_haproxy_routes_writes_to_exactly_one_database(lab):
 
 def test_vip_answers_and_both_web_nodes_serve(lab):
     served = set()
-    for _ in range(10):
+    for _request in range(10):
         status, body = http_get(f"http://{lab.vip}/")
         assert status == 200, f"GET http://{lab.vip}/ answered {status}: {body[:200]}"
         served.add(page_fields(body).get("web_node"))

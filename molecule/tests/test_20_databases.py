@@ -8,7 +8,7 @@ from conftest import agent_context, agent_get, http_get, wait_until
 
 
 def agent(lab, db, check):
-    status, _ = agent_get(lab, db, f"/{check}")
+    status = agent_get(lab, db, f"/{check}")[0]
     return status
 
 

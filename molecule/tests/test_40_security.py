@@ -132,7 +132,7 @@ def outsider(lab):
 
 def in_container(name, *argv, timeout=120):
     return subprocess.run(["podman", "exec", name, *argv], capture_output=True, text=True, timeout=timeout,
-                          env=PODMAN_ENV)
+                          env=PODMAN_ENV, check=False)
 
 
 def probe_ports(name, targets):

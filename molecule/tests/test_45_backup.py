@@ -32,7 +32,7 @@ def test_the_archiver_streams_from_the_primary_and_is_caught_up(lab, backup_host
     lab.mysql(node, "CREATE TABLE IF NOT EXISTS ha_lamp_app.backup_canary (id INT PRIMARY KEY, at DATETIME(6))")
     lab.mysql(node, "REPLACE INTO ha_lamp_app.backup_canary VALUES (1, NOW(6))")
     gtid = lab.mysql(node, "SELECT @@gtid_binlog_pos")[0][0]
-    for _ in range(30):
+    for _attempt in range(30):
         state = archive_state(backup_host)
         if state.get("source") == node and state.get("caught_up_gtid") == gtid:
             break
@@ -116,7 +116,7 @@ def test_the_agent_reports_the_datadir_size(lab):
 def backup_cli(backup_host, args, attempts=60):
     """ha-lamp-backup ARGS, waiting while a scheduled job holds the lock (the timers fire right after
     the first deploy)."""
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         cmd = backup_host.run("/usr/local/sbin/ha-lamp-backup " + args)
         if "holds the backup lock" not in cmd.stderr:
             return cmd

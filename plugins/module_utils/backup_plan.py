@@ -273,7 +273,7 @@ def _analyse(backups):
     chains, successor = [], {}
     for full in sorted((b for b in valid.values() if b["kind"] == "full"), key=_order):
         chain = [full]
-        for _ in range(len(valid)):  # bounded: a chain cannot be longer than the catalogue
+        for _link in range(len(valid)):  # bounded: a chain cannot be longer than the catalogue
             nexts = sorted((c for c in children.get(chain[-1]["id"], []) if not _link_problem(c, chain[-1])),
                            key=_order)
             if not nexts:

@@ -184,7 +184,7 @@ def election(view, me, now, failover_window, bootstrap_hint=None):
                           % ", ".join("%s=%s" % (n, p or "empty") for n, p in sorted(positions.items()))), None
     winner = sorted(winners, key=lambda n: (n != bootstrap_hint, n))[0]
     reason = "most advanced eligible node (received %s)%s" % (positions[winner] or "nothing",
-                                                               "; forced by an operator" if forced else "")
+                                                              "; forced by an operator" if forced else "")
     return ("claim" if winner == me else "other"), reason, winner
 
 

@@ -283,7 +283,7 @@ def holders_timeline(samples, kind, max_gap_s=1.0, since=None, until=None):
     if kind not in KINDS:
         raise ObserverError("kind must be one of %s" % ", ".join(KINDS))
     nodes = _by_node(samples, kind)
-    times = {node: [t for t, _ in series] for node, series in nodes.items()}
+    times = {node: [t for t, _holds in series] for node, series in nodes.items()}
     instants = sorted({(t, node, holds) for node, series in nodes.items() for t, holds in series})
     timeline = []
     for t, node, holds in instants:
@@ -306,7 +306,7 @@ def coverage(samples, kind):
                       and s.get("holds") is None)
         result[node] = {"samples": len(series), "first": series[0][0], "last": series[-1][0],
                         "max_gap_s": round(max(gaps), 3) if gaps else None, "unknown": unknown,
-                        "holding": sum(1 for _, h in series if h)}
+                        "holding": sum(1 for _t, holds in series if holds)}
     return result
 
 

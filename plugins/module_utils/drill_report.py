@@ -295,7 +295,7 @@ def build_report(name, events, fault_at=None, recovery_at=None, restored=False, 
     """One drill's report dict. ``verify`` defaults to the last verify record in ``events``."""
     reads = of_kind(events, "read")
     read = outage(reads, fault_at, until)
-    reads_counted, _ = in_scope(reads, fault_at, until)
+    reads_counted = in_scope(reads, fault_at, until)[0]
     ok_reads = [e for e in reads if e.get("outcome") == OK]
     http = of_kind(events, "http")
     writes = of_kind(events, "write")
@@ -303,7 +303,7 @@ def build_report(name, events, fault_at=None, recovery_at=None, restored=False, 
         verify = last_verify(events)
     web = outage(http, fault_at, until)
     db = outage(writes, fault_at, until)
-    http_counted, _ = in_scope(http, fault_at, until)
+    http_counted = in_scope(http, fault_at, until)[0]
     loss = rpo(writes, verify, fault_at)
     vip = observer(vip_samples)
     primary = observer(primary_samples)

@@ -34,9 +34,9 @@ except ImportError:  # the unit tests only use the pure functions
     pymysql = None
 
 try:
-    from urllib.request import urlopen
-except ImportError:  # pragma: no cover
-    urlopen = None
+    from ansible.module_utils.urls import Request
+except ImportError:  # the database manager imports this file on the DB nodes, where Ansible is not installed
+    Request = None  # only agent_status() needs it, and only the controller (mysql_promotion) calls that
 
 
 class PromotionError(Exception):
@@ -256,8 +256,10 @@ class Cluster:
     def agent_status(self, node, timeout=2):
         try:
             scheme = "https" if self.agent_ssl else "http"
-            resp = urlopen("%s://%s:%s/status" % (scheme, self.nodes[node], self.agent_port), timeout=timeout,
-                           context=self.agent_ssl)
+            # Ansible's Request, set up like the plain urllib GET it replaces: no ~/.netrc
+            # credentials, the same TLS context (agent CA and client certificate), the same timeout.
+            resp = Request(use_netrc=False).open("GET", "%s://%s:%s/status" % (scheme, self.nodes[node], self.agent_port),
+                                                 timeout=timeout, context=self.agent_ssl)
             return json.loads(resp.read().decode())
         except Exception as exc:  # pylint: disable=broad-except
             return {"error": str(exc)[:200]}
@@ -293,7 +295,7 @@ class Cluster:
     def frozen_position(self, node, tries=20):
         """Re-read @@gtid_binlog_pos until two reads agree (in-flight commits finished)."""
         last = None
-        for _ in range(tries):
+        for _attempt in range(tries):
             pos = self.query(node, "SELECT @@global.gtid_binlog_pos AS p")[0]["p"] or ""
             if pos == last:
                 self.step(node, "frozen position", pos)

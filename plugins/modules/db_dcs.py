@@ -54,7 +54,7 @@ options:
     type: float
     default: 30
 author:
-  - onprem.ha_lamp maintainers
+  - onprem.ha_lamp maintainers (@onprem)
 """
 
 EXAMPLES = r"""

@@ -32,15 +32,17 @@ description:
     cluster is fully redundant, and if not, what is missing.
   - Merge rules and redundancy rules are documented in C(plugins/module_utils/drill_observer.py).
 author:
-  - onprem.ha_lamp maintainers
+  - onprem.ha_lamp maintainers (@onprem)
 requirements:
   - PyMySQL on database nodes for O(kind=primary) (the mysql role installs python3-pymysql).
   - iproute2 (C(ip)) on load balancers.
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: V(merge) and V(assess) run in check mode; V(sample) and V(lb_state) do nothing there.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   mode:

@@ -33,14 +33,16 @@ description:
     appended to the events file for M(onprem.ha_lamp.drill_report).
   - The row table C(ha_lamp_app.drill_writes) (run_id, seq, db_node, ts) is created if missing.
 author:
-  - onprem.ha_lamp maintainers
+  - onprem.ha_lamp maintainers (@onprem)
 requirements:
   - PyMySQL on the host running the probe, only when O(db_host) is set.
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: none
     details: It generates real load and writes real rows; in check mode it is skipped.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   mode:

@@ -29,14 +29,16 @@ description:
     are reported separately as C(failed_before_fault). The full definitions are in
     C(plugins/module_utils/drill_report.py)."
 author:
-  - onprem.ha_lamp maintainers
+  - onprem.ha_lamp maintainers (@onprem)
 requirements:
   - matplotlib on the host running the module (normally the controller) when O(timeline=true).
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Computes and returns the report without writing files.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   mode:

@@ -23,7 +23,7 @@ description:
   - "The current primary is the leader in etcd, read through the managers' C(/status) field
     C(epoch) = C({epoch: revision of the leader key, primary: leader})."
 version_added: 0.1.0
-author: onprem.ha_lamp maintainers
+author: onprem.ha_lamp maintainers (@onprem)
 options:
   action:
     description: What to do.
@@ -106,6 +106,7 @@ options:
     default: 15
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: plan_rejoin and status run in check mode; rejoin is skipped.
 requirements:

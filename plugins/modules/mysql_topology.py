@@ -19,7 +19,7 @@ description:
     replication source is the primary even when the inventory names another one, so re-running
     the role after a failover does not undo it.
 version_added: 0.1.0
-author: onprem.ha_lamp maintainers
+author: onprem.ha_lamp maintainers (@onprem)
 options:
   mode:
     description: What to do.
@@ -55,6 +55,7 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
 requirements:
   - PyMySQL (discover)

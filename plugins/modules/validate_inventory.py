@@ -14,7 +14,7 @@ DOCUMENTATION = r"""
 ---
 module: validate_inventory
 version_added: 0.1.0
-author: onprem.ha_lamp maintainers
+author: onprem.ha_lamp maintainers (@onprem)
 short_description: Refuse an HA LAMP inventory that has a single point of failure
 description:
   - Reads the inventory (the C(groups) and C(hostvars) of the play) on the controller and checks the redundancy
@@ -82,8 +82,10 @@ attributes:
     support: full
     description: Nothing on any host changes in any mode; the optional report file is written in check mode too.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    support: full
     platforms: all
     description: Runs on the controller only.
 notes:

@@ -36,7 +36,8 @@ def run_validate(inventory, *extra):
 # inventory directory -> text the failure output must contain (rule id and the fault's specifics)
 BAD = {
     "bad_admin_network_invalid": "ADMIN_NETWORKS_INVALID cluster: ha_lamp_admin_networks[0] is '10.20.0.5/24', which has host bits set",
-    "bad_admin_networks_lockout": "ADMIN_NETWORKS_LOCKOUT cluster: ha_lamp_controller_addresses 10.20.0.5 is outside every network of ha_lamp_admin_networks (10.20.1.0/24)",
+    "bad_admin_networks_lockout": ("ADMIN_NETWORKS_LOCKOUT cluster: ha_lamp_controller_addresses 10.20.0.5 is outside "
+                                   "every network of ha_lamp_admin_networks (10.20.1.0/24)"),
     "bad_controller_address_invalid": "CONTROLLER_ADDRESSES_INVALID cluster: ha_lamp_controller_addresses[0] is 'controller.example', not an IP address",
     "bad_db_on_public_vip": "DB_ON_PUBLIC_VIP loadbalancers: ha_lamp_vips has no VIP with purpose: internal",
     "bad_vip_public_missing": "VIP_PUBLIC_MISSING loadbalancers: every VIP in ha_lamp_vips (VIP 'public' and VIP 'internal') has purpose internal",

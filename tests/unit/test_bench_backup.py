@@ -255,9 +255,9 @@ def test_parse_profile_tasks_sums_a_repeated_name():
 def test_per_gb_and_replay_rate():
     assert bench.per_gb(120.0, 2e9) == 60.0
     assert bench.per_gb(None, 1e9) is None and bench.per_gb(10.0, 0) is None
-    # 30 MB replayed on each of 3 nodes in a 9 s task: 10 MB/s.
-    assert bench.replay_rate(30e6, 3, 9.0) == pytest.approx(10.0)
-    assert bench.replay_rate(30e6, 3, None) is None and bench.replay_rate(30e6, 0, 9.0) is None
+    # 30 MB replayed on every node at once in a 3 s task: 10 MB/s per node.
+    assert bench.replay_rate(30e6, 3.0) == pytest.approx(10.0)
+    assert bench.replay_rate(30e6, None) is None and bench.replay_rate(None, 3.0) is None
     assert bench.mb(None) is None and bench.mb(2.5e6) == 2.5
 
 
@@ -315,7 +315,7 @@ def test_paced_writer_reconnects_after_a_failure_and_counts_it():
 
 
 def test_paced_writer_stop_ends_it_early():
-    writer = bench.PacedWriter(lambda: FakeConnection(), rate=1, seconds=60, run_id="r")
+    writer = bench.PacedWriter(FakeConnection, rate=1, seconds=60, run_id="r")
     writer.start()
     time.sleep(0.1)
     writer.stop()

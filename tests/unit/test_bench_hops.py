@@ -45,7 +45,7 @@ Latency histogram (values are in milliseconds)
        2.277 |**********                               5
        3.020 |****                                     2
       12.298 |**                                       1
- 
+\x20
 SQL statistics:
     queries performed:
         read:                            0

@@ -180,7 +180,7 @@ def test_split_vips_are_reported(bench):
 def test_parse_sample_stream(bench):
     text = f"pid 42\n@ 100.0\n{IP_HOLDER}@ 100.2\n{IP_BACKUP}@ 100.4\n"
     samples = bench.parse_sample_stream(text)
-    assert [t for t, _ in samples] == [100.0, 100.2, 100.4]
+    assert [t for t, _addresses in samples] == [100.0, 100.2, 100.4]
     assert samples[0][1] >= set(VIPS)
     assert samples[1][1] == {"127.0.0.1", "10.213.77.12"}
     assert samples[2][1] == set()  # a sample cut short by the stop: no address seen
@@ -191,9 +191,9 @@ def test_parse_sample_stream_leaves_out_a_sample_still_being_read(bench):
     # Read mid-sample while the sampler runs: the holder's `ip` lines have not all arrived yet.
     text = f"pid 42\n@ 100.0\n{IP_HOLDER}@ 100.2\n" + IP_HOLDER.splitlines()[0] + "\n"
     samples = bench.parse_sample_stream(text, finished=False)
-    assert [t for t, _ in samples] == [100.0]
+    assert [t for t, _addresses in samples] == [100.0]
     assert samples[0][1] >= set(VIPS)
-    assert [t for t, _ in bench.parse_sample_stream(text)] == [100.0, 100.2]
+    assert [t for t, _addresses in bench.parse_sample_stream(text)] == [100.0, 100.2]
 
 
 def test_holder_changes_counts_each_lb_separately(bench):

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build a WordPress release tarball for the web role (web_app_source_type: archive) from Debian's
 # archive only: the wordpress package plus the packages its symlinks point into, dereferenced, with
 # our wp-config.php (it reads /etc/ha-lamp/app.json) and without Debian's .htaccess link.
@@ -34,7 +34,12 @@ mkdir "$work/debs" "$work/root" "$work/tree"
 
 # apt-get download writes into the current directory; as root it warns that _apt cannot write
 # there (harmless, the download is done unsandboxed).
-(cd "$work/debs" && apt-get download -qq "${packages[@]}" 2>&1 | grep -v 'unsandboxed' >&2 || true)
+# A failed download is reported by the check below, package by package.
+(
+    if cd "$work/debs"; then
+        apt-get download -qq "${packages[@]}" 2>&1 | grep -v 'unsandboxed' >&2 || true
+    fi
+)
 for pkg in "${packages[@]}"; do
     ls "$work/debs/${pkg}_"*.deb >/dev/null 2>&1 || {
         echo "$0: apt-get download $pkg failed (is the package list current? apt-get update)" >&2
@@ -43,7 +48,7 @@ for pkg in "${packages[@]}"; do
 done
 
 # Same package versions, same script, same wp-config.php: keep the existing tarball.
-versions=$(cd "$work/debs" && ls ./*.deb | sort)
+versions=$(cd "$work/debs" && printf '%s\n' ./*.deb | sort)
 stamp="$out.packages"
 if [ -f "$out" ] && [ -f "$stamp" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$config" ] \
     && [ "$(cat "$stamp")" = "$versions" ]; then

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Backup and restore proofs on the running lab (issue 14), as molecule/shared/backup_restore.yml runs them.
 
     python molecule/shared/files/backup_proofs.py [--inventory inventories/lab]
@@ -190,10 +190,9 @@ def proof_backup_under_load(lab):
     require(all(b["source"] != primary for b in newest), "a backup was taken from the primary: %s" % newest)
     missing = set(writer.acked) - set(rows_of(lab, primary, "ha_lamp_app", writer.run_id))
     require(not missing, "acknowledged writes missing: %s" % sorted(missing)[:10])
+    p50, p99 = labkit.percentile(writer.latencies, 50), labkit.percentile(writer.latencies, 99)
     print("PASS 1 backups from replica %s under %d writes through the VIP: 0 failed, primary %s kept; "
-          "write latency p50 %.2f ms, p99 %.2f ms" % (newest[0]["source"], len(writer.acked), primary,
-                                                       labkit.percentile(writer.latencies, 50),
-                                                       labkit.percentile(writer.latencies, 99)))
+          "write latency p50 %.2f ms, p99 %.2f ms" % (newest[0]["source"], len(writer.acked), primary, p50, p99))
 
 
 def proof_verify(lab):
@@ -462,7 +461,7 @@ def proof_bad_input(lab):
             % ([b["id"] for b in catalogue], [b["id"] for b in after]))
     failed = [(name, run.stdout[-1200:] + run.stderr[-400:]) for name, ok, run in cases if not ok]
     require(not failed, "not refused as expected: %s" % failed)
-    print("PASS 6 refused with a clear message, nothing changed: %s" % ", ".join(name for name, _, _ in cases))
+    print("PASS 6 refused with a clear message, nothing changed: %s" % ", ".join(case[0] for case in cases))
 
 
 PROOFS = [proof_backup_under_load, proof_verify, proof_drop_table, proof_archive_follows_switchover,

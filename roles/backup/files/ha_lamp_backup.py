@@ -892,8 +892,8 @@ def run(args, cfg):
     if args.command in ("send", "replay", "table-restore"):
         for host in args.host if isinstance(args.host, list) else [args.host]:
             if host not in cfg["nodes"]:
-                raise Refused("--host %s is not a database node of %s (%s)" % (host, cfg["cluster"],
-                                                                              ", ".join(sorted(cfg["nodes"]))))
+                nodes = ", ".join(sorted(cfg["nodes"]))
+                raise Refused("--host %s is not a database node of %s (%s)" % (host, cfg["cluster"], nodes))
     if args.command == "take":
         with locked(cfg, "backup " + args.kind, args.wait_lock):
             take(cfg, args.kind)

@@ -124,7 +124,7 @@ def read_lsndir(lsndir):
     out = {}
     with open(first_existing(lsndir, "checkpoints"), encoding="utf-8") as fh:
         for line in fh:
-            key, _, value = line.partition("=")
+            key, _equals, value = line.partition("=")
             if key.strip() in ("from_lsn", "to_lsn", "backup_type"):
                 out[key.strip()] = value.strip()
     out["binlog_gtid"] = ""

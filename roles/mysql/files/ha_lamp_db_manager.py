@@ -429,8 +429,8 @@ class Manager:
             self.opened = True
         success = [delete_op(self.key("intent"))]
         if intent.get("op") == "failover" and intent.get("from"):  # not the first deploy's election
-            success.append(put_op(self.key("last_failover"), {"at": time.time(), "from": intent.get("from"),
-                                                             "to": self.me}))
+            last_failover = {"at": time.time(), "from": intent.get("from"), "to": self.me}
+            success.append(put_op(self.key("last_failover"), last_failover))
         try:
             self.etcd.txn([], success)
         except DcsError as exc:
@@ -486,8 +486,8 @@ class Manager:
         problem = dm.switchover_check(view, target, self.me)
         finish = [delete_op(self.key("switchover"))]
         if problem:
-            self.etcd.txn([], finish + [put_op(self.key("switchover_result"), {"id": rid, "ok": False,
-                                                                              "reason": problem})])
+            refusal = {"id": rid, "ok": False, "reason": problem}
+            self.etcd.txn([], finish + [put_op(self.key("switchover_result"), refusal)])
             self.notify("switchover_refused", target=target, reason=problem)
             return
         started = time.monotonic()

@@ -964,8 +964,9 @@ def test_replay_into_feeds_every_step_in_order_to_every_node(tmp_path, monkeypat
 def test_replay_into_reports_the_failed_node(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "binlog_command", lambda step: ["printf", "x"])
     with pytest.raises(cli.Failed, match=r"^binlog replay failed: db2 exit 1 \(ERROR 1062\)$"):
-        cli.replay_into([{"segment": "000001-db1"}], [("db1", ["sh", "-c", "cat >/dev/null"]),
-                                                       ("db2", ["sh", "-c", "cat >/dev/null; echo 'ERROR 1062' >&2; exit 1"])])
+        sources = [("db1", ["sh", "-c", "cat >/dev/null"]),
+                   ("db2", ["sh", "-c", "cat >/dev/null; echo 'ERROR 1062' >&2; exit 1"])]
+        cli.replay_into([{"segment": "000001-db1"}], sources)
 
 
 def test_main_send_refuses_any_host_outside_the_cluster(tmp_path, cfg, capsys):
@@ -991,8 +992,8 @@ def test_dump_into_streams_one_restic_read_to_every_node(tmp_path, cfg, monkeypa
 
 def test_dump_into_reports_restic_and_the_failed_node(tmp_path, cfg, monkeypatch):
     fake_restic(tmp_path, monkeypatch, 'echo partial; echo "decrypting blob failed" >&2; exit 2')
+    receivers = [("db1", ["sh", "-c", "cat >/dev/null"]), ("db2", ["sh", "-c", "cat >/dev/null; exit 5"])]
     with pytest.raises(cli.Failed) as failed:
-        cli.dump_into(cfg, {"id": "b1", "snapshot": "abc"}, [("db1", ["sh", "-c", "cat >/dev/null"]),
-                                                              ("db2", ["sh", "-c", "cat >/dev/null; exit 5"])])
+        cli.dump_into(cfg, {"id": "b1", "snapshot": "abc"}, receivers)
     assert str(failed.value) == ("restoring b1: restic dump exit 2 (decrypting blob failed); receivers failed: "
                                  "db2 exit 5 ()")

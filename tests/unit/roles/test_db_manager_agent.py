@@ -121,7 +121,7 @@ def pki(tmp_path_factory):
     files["ca"].write_bytes(ca[3])
     for label, cn, issuer, server in (("agent", "ha-lamp-agent", ca, True), ("haproxy", "ha-lamp-haproxy", ca, False),
                                       ("other", "ha-lamp-web", ca, False), ("rogue", "ha-lamp-haproxy", rogue_ca, False)):
-        _, _, key_pem, cert_pem = _issue(cn, (issuer[0], issuer[1]), server=server)
+        key_pem, cert_pem = _issue(cn, (issuer[0], issuer[1]), server=server)[2:]
         (tmp / (label + ".key")).write_bytes(key_pem)
         (tmp / (label + ".crt")).write_bytes(cert_pem)
         files[label] = (str(tmp / (label + ".crt")), str(tmp / (label + ".key")))
@@ -189,7 +189,7 @@ def test_client_without_a_services_ca_certificate_is_refused(agent, pki, cert):
 
 def test_idle_connections_are_bounded_and_time_out(agent, pki):
     # Two workers: two idle (no handshake) connections take both; a third is closed at once.
-    idle = [socket.create_connection(("127.0.0.1", agent), timeout=3) for _ in range(2)]
+    idle = [socket.create_connection(("127.0.0.1", agent), timeout=3) for _worker in range(2)]
     time.sleep(0.2)
     extra = socket.create_connection(("127.0.0.1", agent), timeout=3)
     assert extra.recv(1) == b""

@@ -209,7 +209,7 @@ def test_segment_ids_count_up_and_name_the_host():
 
 
 def test_an_empty_last_segment_is_replaced_and_its_gap_kept():
-    index, _ = ba.add_segment(ba.empty_index(), "db1", 1, 100.0, True)
+    index = ba.add_segment(ba.empty_index(), "db1", 1, 100.0, True)[0]
     replaced, seg_id = ba.add_segment(index, "db2", 2, 200.0, False, drop_empty_last=True)
     assert seg_id == "000001-db2" and len(replaced["segments"]) == 1 and replaced["segments"][0]["gap_before"]
     kept, seg_id = ba.add_segment(index, "db2", 2, 200.0, False)

@@ -6,7 +6,6 @@ and values, 64-bit integers as strings); nothing outside this process is contact
 """
 
 import base64
-import http.client
 import json
 import os
 import socket
@@ -116,7 +115,7 @@ def test_absent():
 
 def test_mod_revision_is():
     assert dcs.mod_revision_is("/p/members/db2", 12) == {"key": enc("/p/members/db2"), "target": "MOD",
-                                                          "result": "EQUAL", "mod_revision": "12"}
+                                                         "result": "EQUAL", "mod_revision": "12"}
 
 
 # --- Etcd: configuration and unreachable endpoints ------------------------------------------------
@@ -330,7 +329,7 @@ def test_lease_grant_keepalive_revoke():
         assert lease == 7587869011227367012
         assert client.keepalive(lease) == 10
         client.revoke(lease)
-    assert [(p, b) for p, b, _ in fake.requests] == [
+    assert [(p, b) for p, b, _content_type in fake.requests] == [
         ("/v3/lease/grant", {"TTL": "10", "ID": "0"}),
         ("/v3/lease/keepalive", {"ID": "7587869011227367012"}),
         ("/v3/lease/revoke", {"ID": "7587869011227367012"})]
@@ -377,7 +376,7 @@ class RawServer:
     def _run(self):
         while True:
             try:
-                conn, _ = self.listener.accept()
+                conn = self.listener.accept()[0]
             except OSError:
                 return
             try:
@@ -395,7 +394,6 @@ class RawServer:
 
     def __exit__(self, *exc):
         self.listener.close()
-
 
 
 MALFORMED = [

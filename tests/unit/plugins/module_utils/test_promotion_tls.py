@@ -75,7 +75,7 @@ def test_make_replica_with_tls_uses_the_replicas_own_ca():
 def test_make_replica_with_a_configured_ca_path_does_not_ask_the_server():
     cluster = RecordingCluster(repl_ssl=True, repl_ssl_ca="/srv/ca.pem")
     cluster.make_replica("db1", "db2")
-    assert not [s for _, s, _ in cluster.sent if "@@global.ssl_ca" in s]
+    assert not [s for _node, s, _args in cluster.sent if "@@global.ssl_ca" in s]
     assert change_masters(cluster)[0][1][-3:] == (1, "/srv/ca.pem", 1)
 
 

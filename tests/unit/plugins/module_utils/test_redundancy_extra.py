@@ -152,7 +152,7 @@ def test_inventory_from_reads_only_contract_vars_and_records_template_errors():
             "VAR_TEMPLATE_ERROR",
             "webservers",
             ("web1", "web2"),
-            "web1 and web2: variable rack could not be templated ('rack_of_host' is undefined); " "fix the expression or set a plain value",
+            "web1 and web2: variable rack could not be templated ('rack_of_host' is undefined); fix the expression or set a plain value",
         ),
     ]
 
@@ -395,7 +395,7 @@ def test_random_junk_never_raises(seed):
     rng = random.Random(seed)
     inventory = lab()
     hosts = list(inventory["hostvars"])
-    for _ in range(rng.randint(1, 8)):
+    for _change in range(rng.randint(1, 8)):
         host = rng.choice(hosts)
         var = rng.choice(CONTRACT_VARS)
         inventory["hostvars"][host][var] = rng.choice(JUNK)

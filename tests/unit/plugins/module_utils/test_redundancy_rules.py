@@ -155,14 +155,16 @@ CASES = [
                 "DB_NO_REMOTE_REPLICA",
                 "databases",
                 ("db1", "db2", "db3"),
-                "databases: primary db1 is in rack 'r1' (var rack) and its replicas db2 and db3 are in the same rack; put at least one replica in another rack, or semi-sync protects nothing against losing rack 'r1'",
+                ("databases: primary db1 is in rack 'r1' (var rack) and its replicas db2 and db3 are in the same rack; put at least one replica in "
+                 "another rack, or semi-sync protects nothing against losing rack 'r1'"),
             ),
             (
                 "error",
                 "DCS_DOMAIN_MAJORITY",
                 "dcs",
                 ("db1", "db2", "db3"),
-                "dcs: rack 'r1' (var rack) holds 3 of the 3 etcd members (db1, db2 and db3); losing it leaves 0, short of the quorum of 2, so automatic failover stops; spread the members so that no rack holds more than 1",
+                ("dcs: rack 'r1' (var rack) holds 3 of the 3 etcd members (db1, db2 and db3); losing it leaves 0, short of the quorum of 2, so "
+                 "automatic failover stops; spread the members so that no rack holds more than 1"),
             ),
         ],
         id="db_same_rack",
@@ -176,7 +178,8 @@ CASES = [
                 "DB_REPLICA_SHARES_PRIMARY_DOMAIN",
                 "databases",
                 ("db1", "db2"),
-                "databases: replica db2 shares rack 'r1' with primary db1; its semi-sync acknowledgement can satisfy a commit that then dies with the rack; move it to another rack",
+                ("databases: replica db2 shares rack 'r1' with primary db1; its semi-sync acknowledgement can satisfy a commit that then dies with "
+                 "the rack; move it to another rack"),
             ),
         ],
         id="db_replica_shares",
@@ -262,21 +265,25 @@ CASES = [
                 "TIER_SINGLE_SITE",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: every host (lb1 and lb2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing site 'default' stops the loadbalancers tier; add a host in another site",
+                ("loadbalancers: every host (lb1 and lb2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing "
+                 "site 'default' stops the loadbalancers tier; add a host in another site"),
             ),
             (
                 "warning",
                 "TIER_SINGLE_SITE",
                 "webservers",
                 ("web1", "web2"),
-                "webservers: every host (web1 and web2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing site 'default' stops the webservers tier; add a host in another site",
+                ("webservers: every host (web1 and web2) is in site 'default' (var site) while the cluster spans sites 'dc2', 'default'; losing site "
+                 "'default' stops the webservers tier; add a host in another site"),
             ),
             (
                 "warning",
                 "DB_EVEN_SITES",
                 "databases",
                 ("db1", "db2", "db3"),
-                "databases: spread over 2 sites (dc2, default) with no cluster host in another site to break a tie; after a split between the sites neither side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third site",
+                ("databases: spread over 2 sites (dc2, default) with no cluster host in another site to break a tie; after a split between the sites "
+                 "neither side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third "
+                 "site"),
             ),
         ],
         id="site_partial",
@@ -292,7 +299,8 @@ CASES = [
                 "TIER_SINGLE_SITE",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: every host (lb1 and lb2) is in site 'a' (var site) while the cluster spans sites 'a', 'b', 'c'; losing site 'a' stops the loadbalancers tier; add a host in another site",
+                ("loadbalancers: every host (lb1 and lb2) is in site 'a' (var site) while the cluster spans sites 'a', 'b', 'c'; losing site 'a' "
+                 "stops the loadbalancers tier; add a host in another site"),
             ),
         ],
         id="multi_site_single_site_tier",
@@ -308,7 +316,8 @@ CASES = [
                 "DB_EVEN_SITES",
                 "databases",
                 ("db1", "db2", "db3"),
-                "databases: spread over 2 sites (a, b) with no cluster host in another site to break a tie; after a split between the sites neither side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third site",
+                ("databases: spread over 2 sites (a, b) with no cluster host in another site to break a tie; after a split between the sites neither "
+                 "side can tell it holds the majority, so failover across sites must stay manual; add a host (replica or witness) in a third site"),
             ),
         ],
         id="even_sites",
@@ -342,14 +351,16 @@ CASES = [
                 "DB_NO_REMOTE_REPLICA",
                 "databases",
                 ("db1", "db2", "db3"),
-                "databases: primary db1 is in site 'default' (var site) and its replicas db2 and db3 are in the same site; put at least one replica in another site, or semi-sync protects nothing against losing site 'default'",
+                ("databases: primary db1 is in site 'default' (var site) and its replicas db2 and db3 are in the same site; put at least one replica "
+                 "in another site, or semi-sync protects nothing against losing site 'default'"),
             ),
             (
                 "error",
                 "DCS_DOMAIN_MAJORITY",
                 "dcs",
                 ("db1", "db2", "db3"),
-                "dcs: site 'default' (var site) holds 3 of the 3 etcd members (db1, db2 and db3); losing it leaves 0, short of the quorum of 2, so automatic failover stops; spread the members so that no site holds more than 1",
+                ("dcs: site 'default' (var site) holds 3 of the 3 etcd members (db1, db2 and db3); losing it leaves 0, short of the quorum of 2, so "
+                 "automatic failover stops; spread the members so that no site holds more than 1"),
             ),
         ],
         id="site_level_single",
@@ -369,7 +380,8 @@ CASES = [
                 "CLUSTER_VAR_CONFLICT",
                 "cluster",
                 ("db1", "db2", "db3", "lb1", "lb2", "web1", "web2"),
-                "ha_lamp_failure_domain differs between hosts: 'rack' on lb1, lb2, web1, web2, db1 and db2; 'site' on db3; set it once for the whole cluster (group_vars/all)",
+                ("ha_lamp_failure_domain differs between hosts: 'rack' on lb1, lb2, web1, web2, db1 and db2; 'site' on db3; set it once for the "
+                 "whole cluster (group_vars/all)"),
             ),
         ],
         id="failure_domain_conflict",
@@ -491,7 +503,8 @@ CASES = [
                 "VIPS_MISSING",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: ha_lamp_vips is unset on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) in group_vars/all so clients have an address that survives the loss of a load balancer",
+                ("loadbalancers: ha_lamp_vips is unset on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) in "
+                 "group_vars/all so clients have an address that survives the loss of a load balancer"),
             ),
         ],
         id="vips_missing",
@@ -504,7 +517,8 @@ CASES = [
                 "VIPS_MISSING",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: ha_lamp_vips is an empty list on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) in group_vars/all so clients have an address that survives the loss of a load balancer",
+                ("loadbalancers: ha_lamp_vips is an empty list on lb1 and lb2; define at least one VIP ({name, address: A.B.C.D/len, vrid: 1-255}) "
+                 "in group_vars/all so clients have an address that survives the loss of a load balancer"),
             ),
         ],
         id="vips_empty",
@@ -530,7 +544,8 @@ CASES = [
                 "CLUSTER_VAR_CONFLICT",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "purpose": "public", "vrid": 51}, {"address": "10.213.77.101/24", "name": "internal", "purpose": "internal... on lb1; '
+                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "purpose": "public", "vrid": 51}, '
+                '{"address": "10.213.77.101/24", "name": "internal", "purpose": "internal... on lb1; '
                 '[{"address": "10.213.77.101/24", "name": "public", "vrid": 51}] on lb2; set it once for the whole cluster (group_vars/all)',
             ),
         ],
@@ -544,7 +559,8 @@ CASES = [
                 "CLUSTER_VAR_CONFLICT",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "purpose": "public", "vrid": 51}, {"address": "10.213.77.101/24", "name": "internal", "purpose": "internal... on lb1; '
+                'ha_lamp_vips differs between hosts: [{"address": "10.213.77.100/24", "name": "public", "purpose": "public", "vrid": 51}, '
+                '{"address": "10.213.77.101/24", "name": "internal", "purpose": "internal... on lb1; '
                 "unset on lb2; set it once for the whole cluster (group_vars/all)",
             ),
         ],
@@ -571,7 +587,8 @@ CASES = [
                 "VIP_UNKNOWN_KEY",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: VIP 'public' has unknown key(s) vird; the known keys are name, address, vrid, interface, purpose (a typo leaves the real key unset)",
+                ("loadbalancers: VIP 'public' has unknown key(s) vird; the known keys are name, address, vrid, interface, purpose (a typo leaves the "
+                 "real key unset)"),
             ),
         ],
         id="vip_unknown_key",
@@ -671,7 +688,8 @@ CASES = [
                 "VIP_ADDRESS_CONFLICT",
                 "loadbalancers",
                 ("web1",),
-                "loadbalancers: VIP 'public' address 10.213.77.21 is also web1's ansible_host; a VIP must be an otherwise unused address, pick a free one in 10.213.77.0/24",
+                ("loadbalancers: VIP 'public' address 10.213.77.21 is also web1's ansible_host; a VIP must be an otherwise unused address, pick a "
+                 "free one in 10.213.77.0/24"),
             ),
         ],
         id="vip_is_host",
@@ -684,7 +702,9 @@ CASES = [
                 "VIP_OUTSIDE_LB_SUBNET",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: VIP 'public' 10.30.0.100/24 is outside the subnet 10.30.0.0/24 of lb1 (ansible_host 10.213.77.11), lb2 (ansible_host 10.213.77.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment",
+                ("loadbalancers: VIP 'public' 10.30.0.100/24 is outside the subnet 10.30.0.0/24 of lb1 (ansible_host 10.213.77.11), lb2 "
+                 "(ansible_host 10.213.77.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set "
+                 "ha_lamp_vrrp_address to each LB's address on the VIP's segment"),
             ),
         ],
         id="vip_outside",
@@ -697,14 +717,18 @@ CASES = [
                 "VIP_OUTSIDE_LB_SUBNET",
                 "loadbalancers",
                 ("lb2",),
-                "loadbalancers: VIP 'public' 10.213.77.100/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment",
+                ("loadbalancers: VIP 'public' 10.213.77.100/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); "
+                 "keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each "
+                 "LB's address on the VIP's segment"),
             ),
             (
                 "error",
                 "VIP_OUTSIDE_LB_SUBNET",
                 "loadbalancers",
                 ("lb2",),
-                "loadbalancers: VIP 'internal' 10.213.77.101/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each LB's address on the VIP's segment",
+                ("loadbalancers: VIP 'internal' 10.213.77.101/24 is outside the subnet 10.213.77.0/24 of lb2 (ha_lamp_vrrp_address 10.213.78.12); "
+                 "keepalived can only move the VIP between LBs on its segment: put the VIP in the LBs' subnet, or set ha_lamp_vrrp_address to each "
+                 "LB's address on the VIP's segment"),
             ),
         ],
         id="vip_outside_one_lb",
@@ -726,7 +750,8 @@ CASES = [
                 "VIP_VRID_INVALID",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: VIP 'public' vrid is '51', not an integer; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there",
+                ("loadbalancers: VIP 'public' vrid is '51', not an integer; set vrid to an integer 1-255, unique on the segment and not used by "
+                 "another VRRP cluster there"),
             ),
         ],
         id="vrid_str",
@@ -739,7 +764,8 @@ CASES = [
                 "VIP_VRID_INVALID",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: VIP 'public' vrid is 0, outside 1-255; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there",
+                ("loadbalancers: VIP 'public' vrid is 0, outside 1-255; set vrid to an integer 1-255, unique on the segment and not used by another "
+                 "VRRP cluster there"),
             ),
         ],
         id="vrid_range",
@@ -752,7 +778,8 @@ CASES = [
                 "VIP_VRID_INVALID",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: VIP 'public' vrid is true, not an integer; set vrid to an integer 1-255, unique on the segment and not used by another VRRP cluster there",
+                ("loadbalancers: VIP 'public' vrid is true, not an integer; set vrid to an integer 1-255, unique on the segment and not used by "
+                 "another VRRP cluster there"),
             ),
         ],
         id="vrid_bool",
@@ -771,7 +798,8 @@ CASES = [
                 "VIP_VRID_DUPLICATE",
                 "loadbalancers",
                 ("lb1", "lb2"),
-                "loadbalancers: VIP 'public' and VIP 'internal' use vrid 51 on the same VRRP segment (the load balancers' default VRRP interface); give each VIP its own vrid (1-255)",
+                ("loadbalancers: VIP 'public' and VIP 'internal' use vrid 51 on the same VRRP segment (the load balancers' default VRRP interface); "
+                 "give each VIP its own vrid (1-255)"),
             ),
         ],
         id="vrid_dup",
@@ -853,7 +881,8 @@ CASES = [
                 "CLUSTER_VAR_CONFLICT",
                 "databases",
                 ("db1", "db2", "db3", "lb1", "lb2", "web1", "web2"),
-                "ha_lamp_db_primary differs between hosts: 'db1' on lb1, lb2, web1, web2, db1 and db2; 'db2' on db3; set it once for the whole cluster (group_vars/all)",
+                ("ha_lamp_db_primary differs between hosts: 'db1' on lb1, lb2, web1, web2, db1 and db2; 'db2' on db3; set it once for the whole "
+                 "cluster (group_vars/all)"),
             ),
         ],
         id="primary_conflict",
@@ -871,7 +900,8 @@ CASES = [
                 "DB_SERVER_ID_DUPLICATE",
                 "databases",
                 ("db1", "db2"),
-                "databases: db1 and db2 share mysql_server_id 1; replication ignores events from its own server id, so give every database a unique mysql_server_id",
+                ("databases: db1 and db2 share mysql_server_id 1; replication ignores events from its own server id, so give every database a unique "
+                 "mysql_server_id"),
             ),
         ],
         id="server_id_dup",
@@ -929,7 +959,8 @@ CASES = [
                 "DCS_MISSING",
                 "dcs",
                 (),
-                "dcs: the group is not defined, but automatic database failover needs etcd members to hold the leader lease; add a group dcs with 3 or 5 hosts in different racks (for example the databases hosts)",
+                ("dcs: the group is not defined, but automatic database failover needs etcd members to hold the leader lease; add a group dcs with 3 "
+                 "or 5 hosts in different racks (for example the databases hosts)"),
             ),
         ],
         id="dcs_missing",
@@ -942,7 +973,8 @@ CASES = [
                 "DCS_MISSING",
                 "dcs",
                 (),
-                "dcs: the group is empty, but automatic database failover needs etcd members to hold the leader lease; add a group dcs with 3 or 5 hosts in different racks (for example the databases hosts)",
+                ("dcs: the group is empty, but automatic database failover needs etcd members to hold the leader lease; add a group dcs with 3 or 5 "
+                 "hosts in different racks (for example the databases hosts)"),
             ),
         ],
         id="dcs_empty",
@@ -994,7 +1026,8 @@ CASES = [
                 "DCS_SIZE",
                 "dcs",
                 ("db1", "db2"),
-                "dcs: 2 members (db1 and db2), fewer than 3: losing one loses the etcd quorum (2 of 2) and automatic failover stops; use 3 or 5 hosts in different racks",
+                ("dcs: 2 members (db1 and db2), fewer than 3: losing one loses the etcd quorum (2 of 2) and automatic failover stops; use 3 or 5 "
+                 "hosts in different racks"),
             ),
         ],
         id="dcs_two",
@@ -1007,7 +1040,8 @@ CASES = [
                 "DCS_SIZE",
                 "dcs",
                 ("db1", "db2", "db3", "web1"),
-                "dcs: 4 members (db1, db2, db3 and web1), an even number: the quorum is 3 of 4, so it survives 1 lost member, no more than 3 members would; use an odd number of hosts (3 or 5) in different racks",
+                ("dcs: 4 members (db1, db2, db3 and web1), an even number: the quorum is 3 of 4, so it survives 1 lost member, no more than 3 "
+                 "members would; use an odd number of hosts (3 or 5) in different racks"),
             ),
         ],
         id="dcs_four",
@@ -1025,7 +1059,8 @@ CASES = [
                 "DCS_DOMAIN_MAJORITY",
                 "dcs",
                 ("db1", "web1"),
-                "dcs: rack 'r1' (var rack) holds 2 of the 3 etcd members (db1 and web1); losing it leaves 1, short of the quorum of 2, so automatic failover stops; spread the members so that no rack holds more than 1",
+                ("dcs: rack 'r1' (var rack) holds 2 of the 3 etcd members (db1 and web1); losing it leaves 1, short of the quorum of 2, so automatic "
+                 "failover stops; spread the members so that no rack holds more than 1"),
             ),
         ],
         id="dcs_domain_majority",
@@ -1038,7 +1073,8 @@ CASES = [
                 "DCS_DOMAIN_MAJORITY",
                 "dcs",
                 ("db1", "lb1", "web1"),
-                "dcs: rack 'r1' (var rack) holds 3 of the 5 etcd members (db1, web1 and lb1); losing it leaves 2, short of the quorum of 3, so automatic failover stops; spread the members so that no rack holds more than 2",
+                ("dcs: rack 'r1' (var rack) holds 3 of the 5 etcd members (db1, web1 and lb1); losing it leaves 2, short of the quorum of 3, so "
+                 "automatic failover stops; spread the members so that no rack holds more than 2"),
             ),
         ],
         id="dcs_five_domain_majority",
@@ -1069,7 +1105,9 @@ CASES = [
                 "DB_LEASE_TTL_TOO_SHORT",
                 "databases",
                 (),
-                "databases: ha_lamp_db_lease_ttl is 4 s, below the minimum of 5 s = haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 2 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 5 or more, or shorten the HAProxy DB check",
+                ("databases: ha_lamp_db_lease_ttl is 4 s, below the minimum of 5 s = haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s "
+                 "margin + 1 s renewal slack, rounded up (HAProxy needs 2 s to stop sending writes to a dead primary, and that primary's lease must "
+                 "outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 5 or more, or shorten the HAProxy DB check"),
             ),
         ],
         id="lease_short",
@@ -1082,7 +1120,9 @@ CASES = [
                 "DB_LEASE_TTL_TOO_SHORT",
                 "databases",
                 (),
-                "databases: ha_lamp_db_lease_ttl is 8 s (the default), below the minimum of 9 s = haproxy_db_check_inter 3s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 6 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 9 or more, or shorten the HAProxy DB check",
+                ("databases: ha_lamp_db_lease_ttl is 8 s (the default), below the minimum of 9 s = haproxy_db_check_inter 3s x haproxy_db_check_fall "
+                 "2 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 6 s to stop sending writes to a dead primary, and that primary's "
+                 "lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 9 or more, or shorten the HAProxy DB check"),
             ),
         ],
         id="lease_default_too_short",
@@ -1095,7 +1135,9 @@ CASES = [
                 "DB_LEASE_TTL_TOO_SHORT",
                 "databases",
                 (),
-                "databases: ha_lamp_db_lease_ttl is 4 s, below the minimum of 5 s = haproxy_db_check_inter 500ms x haproxy_db_check_fall 3 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 1.5 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 5 or more, or shorten the HAProxy DB check",
+                ("databases: ha_lamp_db_lease_ttl is 4 s, below the minimum of 5 s = haproxy_db_check_inter 500ms x haproxy_db_check_fall 3 + 2 s "
+                 "margin + 1 s renewal slack, rounded up (HAProxy needs 1.5 s to stop sending writes to a dead primary, and that primary's lease "
+                 "must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 5 or more, or shorten the HAProxy DB check"),
             ),
         ],
         id="lease_short_ms",
@@ -1108,7 +1150,10 @@ CASES = [
                 "DB_LEASE_TTL_TOO_SHORT",
                 "databases",
                 (),
-                "databases: ha_lamp_db_lease_ttl is 8 s (the default), below the minimum of 9 s = haproxy_db_check_inter 2000 x haproxy_db_check_fall 3 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 6 s to stop sending writes to a dead primary, and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 9 or more, or shorten the HAProxy DB check",
+                ("databases: ha_lamp_db_lease_ttl is 8 s (the default), below the minimum of 9 s = haproxy_db_check_inter 2000 x "
+                 "haproxy_db_check_fall 3 + 2 s margin + 1 s renewal slack, rounded up (HAProxy needs 6 s to stop sending writes to a dead primary, "
+                 "and that primary's lease must outlast it before another node is promoted); set ha_lamp_db_lease_ttl to 9 or more, or shorten the "
+                 "HAProxy DB check"),
             ),
         ],
         id="lease_int_inter_is_ms",
@@ -1126,7 +1171,8 @@ CASES = [
                 "DB_LEASE_TTL_INVALID",
                 "databases",
                 (),
-                "databases: ha_lamp_db_lease_ttl is a string ('8'), not an integer (write it without quotes); set it to a whole number of seconds, at least 5 (haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)",
+                ("databases: ha_lamp_db_lease_ttl is a string ('8'), not an integer (write it without quotes); set it to a whole number of seconds, "
+                 "at least 5 (haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)"),
             ),
         ],
         id="lease_str",
@@ -1139,7 +1185,8 @@ CASES = [
                 "DB_LEASE_TTL_INVALID",
                 "databases",
                 (),
-                "databases: ha_lamp_db_lease_ttl is 0, below 1; set it to a whole number of seconds, at least 5 (haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)",
+                ("databases: ha_lamp_db_lease_ttl is 0, below 1; set it to a whole number of seconds, at least 5 (haproxy_db_check_inter 1s x "
+                 "haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)"),
             ),
         ],
         id="lease_zero",
@@ -1152,7 +1199,8 @@ CASES = [
                 "DB_LEASE_TTL_INVALID",
                 "databases",
                 (),
-                "databases: ha_lamp_db_lease_ttl is a number (7.5), not an integer; set it to a whole number of seconds, at least 5 (haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)",
+                ("databases: ha_lamp_db_lease_ttl is a number (7.5), not an integer; set it to a whole number of seconds, at least 5 "
+                 "(haproxy_db_check_inter 1s x haproxy_db_check_fall 2 + 2 s margin + 1 s renewal slack)"),
             ),
         ],
         id="lease_float",
@@ -1165,7 +1213,8 @@ CASES = [
                 "CLUSTER_VAR_CONFLICT",
                 "databases",
                 ("db1", "db2", "db3", "lb1", "lb2", "web1", "web2"),
-                "ha_lamp_db_lease_ttl differs between hosts: 8 on lb1, lb2, web1, web2, db1 and db2; 10 on db3; set it once for the whole cluster (group_vars/all)",
+                ("ha_lamp_db_lease_ttl differs between hosts: 8 on lb1, lb2, web1, web2, db1 and db2; 10 on db3; set it once for the whole cluster "
+                 "(group_vars/all)"),
             ),
         ],
         id="lease_conflict",
@@ -1178,7 +1227,8 @@ CASES = [
                 "HAPROXY_DB_CHECK_INVALID",
                 "loadbalancers",
                 (),
-                "loadbalancers: haproxy_db_check_inter '1 sec' is not a HAProxy time (a positive number with an optional unit us, ms, s, m, h or d; no unit = ms); set it to the DB health check interval, e.g. 1s or 500ms",
+                ("loadbalancers: haproxy_db_check_inter '1 sec' is not a HAProxy time (a positive number with an optional unit us, ms, s, m, h or d; "
+                 "no unit = ms); set it to the DB health check interval, e.g. 1s or 500ms"),
             ),
         ],
         id="check_inter_bad",
@@ -1191,7 +1241,8 @@ CASES = [
                 "HAPROXY_DB_CHECK_INVALID",
                 "loadbalancers",
                 (),
-                "loadbalancers: haproxy_db_check_inter '0s' is zero; HAProxy needs a positive check interval; set it to the DB health check interval, e.g. 1s or 500ms",
+                ("loadbalancers: haproxy_db_check_inter '0s' is zero; HAProxy needs a positive check interval; set it to the DB health check "
+                 "interval, e.g. 1s or 500ms"),
             ),
         ],
         id="check_inter_zero",
@@ -1204,7 +1255,8 @@ CASES = [
                 "HAPROXY_DB_CHECK_INVALID",
                 "loadbalancers",
                 (),
-                "loadbalancers: haproxy_db_check_fall is 0, not a positive integer; set it to the number of failed DB health checks before HAProxy marks a node down, e.g. 2",
+                ("loadbalancers: haproxy_db_check_fall is 0, not a positive integer; set it to the number of failed DB health checks before HAProxy "
+                 "marks a node down, e.g. 2"),
             ),
             (
                 "error",
@@ -1224,7 +1276,8 @@ CASES = [
                 "DB_FAILOVER_WINDOW_INVALID",
                 "databases",
                 (),
-                "databases: ha_lamp_db_failover_window is a string ('300'), not an integer (write it without quotes); set it to a whole number of seconds, 0 or more (default 300)",
+                ("databases: ha_lamp_db_failover_window is a string ('300'), not an integer (write it without quotes); set it to a whole number of "
+                 "seconds, 0 or more (default 300)"),
             ),
         ],
         id="window_str",
@@ -1273,7 +1326,8 @@ CASES = [
                 "DB_FAILOVER_CANDIDATES_TOO_FEW",
                 "databases",
                 ("db1", "db2", "db3"),
-                "databases: every database (db1, db2 and db3) has ha_lamp_db_nofailover: true, so no node may ever be primary and automatic failover is impossible; set it to false (or remove it) on at least 2 databases in different racks",
+                ("databases: every database (db1, db2 and db3) has ha_lamp_db_nofailover: true, so no node may ever be primary and automatic "
+                 "failover is impossible; set it to false (or remove it) on at least 2 databases in different racks"),
             ),
         ],
         id="nofailover_all",
@@ -1286,7 +1340,8 @@ CASES = [
                 "DB_FAILOVER_CANDIDATES_TOO_FEW",
                 "databases",
                 ("db1", "db2", "db3"),
-                "databases: only db1 may be promoted (ha_lamp_db_nofailover: true on db2 and db3); automatic failover needs at least 2 eligible databases, one primary and one to promote; set ha_lamp_db_nofailover to false on another database, in another rack than db1",
+                ("databases: only db1 may be promoted (ha_lamp_db_nofailover: true on db2 and db3); automatic failover needs at least 2 eligible "
+                 "databases, one primary and one to promote; set ha_lamp_db_nofailover to false on another database, in another rack than db1"),
             ),
         ],
         id="nofailover_one_left",
@@ -1299,7 +1354,8 @@ CASES = [
                 "DB_PRIMARY_NOFAILOVER",
                 "databases",
                 ("db1",),
-                "databases: the initial primary db1 (ha_lamp_db_primary) has ha_lamp_db_nofailover: true, but the first primary must be eligible for promotion; set ha_lamp_db_primary to one of db2 and db3, or ha_lamp_db_nofailover to false on db1",
+                ("databases: the initial primary db1 (ha_lamp_db_primary) has ha_lamp_db_nofailover: true, but the first primary must be eligible "
+                 "for promotion; set ha_lamp_db_primary to one of db2 and db3, or ha_lamp_db_nofailover to false on db1"),
             ),
         ],
         id="nofailover_primary",
@@ -1312,7 +1368,9 @@ CASES = [
                 "DB_PRIMARY_NOFAILOVER",
                 "databases",
                 ("db1",),
-                "databases: the initial primary db1 (the first databases host, as ha_lamp_db_primary is unset) has ha_lamp_db_nofailover: true, but the first primary must be eligible for promotion; set ha_lamp_db_primary to one of db2 and db3, or ha_lamp_db_nofailover to false on db1",
+                ("databases: the initial primary db1 (the first databases host, as ha_lamp_db_primary is unset) has ha_lamp_db_nofailover: true, but "
+                 "the first primary must be eligible for promotion; set ha_lamp_db_primary to one of db2 and db3, or ha_lamp_db_nofailover to false "
+                 "on db1"),
             ),
         ],
         id="nofailover_primary_default",
@@ -1325,14 +1383,16 @@ CASES = [
                 "DB_FAILOVER_CANDIDATES_TOO_FEW",
                 "databases",
                 ("db1", "db2", "db3"),
-                "databases: only db2 may be promoted (ha_lamp_db_nofailover: true on db1 and db3); automatic failover needs at least 2 eligible databases, one primary and one to promote; set ha_lamp_db_nofailover to false on another database, in another rack than db2",
+                ("databases: only db2 may be promoted (ha_lamp_db_nofailover: true on db1 and db3); automatic failover needs at least 2 eligible "
+                 "databases, one primary and one to promote; set ha_lamp_db_nofailover to false on another database, in another rack than db2"),
             ),
             (
                 "error",
                 "DB_PRIMARY_NOFAILOVER",
                 "databases",
                 ("db1",),
-                "databases: the initial primary db1 (ha_lamp_db_primary) has ha_lamp_db_nofailover: true, but the first primary must be eligible for promotion; set ha_lamp_db_primary to db2, or ha_lamp_db_nofailover to false on db1",
+                ("databases: the initial primary db1 (ha_lamp_db_primary) has ha_lamp_db_nofailover: true, but the first primary must be eligible "
+                 "for promotion; set ha_lamp_db_primary to db2, or ha_lamp_db_nofailover to false on db1"),
             ),
         ],
         id="nofailover_primary_one_left",
@@ -1350,7 +1410,8 @@ CASES = [
                 "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES",
                 "databases",
                 ("db9",),
-                "databases: ha_lamp_switchover_target is 'db9', which is not in the databases group; name one of db1, db2 and db3, or leave it unset to let the switchover pick the best replica",
+                ("databases: ha_lamp_switchover_target is 'db9', which is not in the databases group; name one of db1, db2 and db3, or leave it "
+                 "unset to let the switchover pick the best replica"),
             ),
         ],
         id="switchover_target_unknown",
@@ -1376,7 +1437,8 @@ CASES = [
                 "DB_SWITCHOVER_TARGET_NOFAILOVER",
                 "databases",
                 ("db3",),
-                "databases: ha_lamp_switchover_target is 'db3', which has ha_lamp_db_nofailover: true and may never be promoted; name one of db1 and db2, or leave it unset to let the switchover pick the best replica",
+                ("databases: ha_lamp_switchover_target is 'db3', which has ha_lamp_db_nofailover: true and may never be promoted; name one of db1 "
+                 "and db2, or leave it unset to let the switchover pick the best replica"),
             ),
         ],
         id="switchover_target_nofailover",
@@ -1423,7 +1485,8 @@ CASES = [
         id="admin_network_wide_two_controllers",
     ),
     pytest.param(
-        lambda i: (set_all(i, "ha_lamp_controller_addresses", ["10.213.77.1", "fd00::5"]), set_all(i, "ha_lamp_admin_networks", ["10.213.77.1/32", "fd00::/64"])),
+        lambda i: (set_all(i, "ha_lamp_controller_addresses", ["10.213.77.1", "fd00::5"]),
+                   set_all(i, "ha_lamp_admin_networks", ["10.213.77.1/32", "fd00::/64"])),
         [],
         id="controller_ipv6",
     ),
@@ -1435,7 +1498,8 @@ CASES = [
                 'VIP_PURPOSE_INVALID',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: VIP 'internal' purpose is 'database'; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)",
+                ("loadbalancers: VIP 'internal' purpose is 'database'; set it to public (client traffic, 80/443; the default when absent) or "
+                 "internal (the database frontends, 3306/3307)"),
             ),
         ],
         id="vip_purpose_invalid",
@@ -1448,7 +1512,8 @@ CASES = [
                 'VIP_PURPOSE_INVALID',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: VIP 'public' purpose is 'Public'; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)",
+                ("loadbalancers: VIP 'public' purpose is 'Public'; set it to public (client traffic, 80/443; the default when absent) or internal "
+                 "(the database frontends, 3306/3307)"),
             ),
         ],
         id="vip_purpose_case",
@@ -1461,7 +1526,8 @@ CASES = [
                 'VIP_PURPOSE_INVALID',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                'loadbalancers: VIP \'internal\' purpose is ["internal"]; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)',
+                ('loadbalancers: VIP \'internal\' purpose is ["internal"]; set it to public (client traffic, 80/443; the default when absent) '
+                 'or internal (the database frontends, 3306/3307)'),
             ),
         ],
         id="vip_purpose_not_string",
@@ -1474,7 +1540,8 @@ CASES = [
                 'VIP_PURPOSE_INVALID',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: VIP 'internal' purpose is null; set it to public (client traffic, 80/443; the default when absent) or internal (the database frontends, 3306/3307)",
+                ("loadbalancers: VIP 'internal' purpose is null; set it to public (client traffic, 80/443; the default when absent) or internal (the "
+                 "database frontends, 3306/3307)"),
             ),
         ],
         id="vip_purpose_null",
@@ -1487,7 +1554,8 @@ CASES = [
                 'VIP_PUBLIC_MISSING',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: every VIP in ha_lamp_vips (VIP 'public' and VIP 'internal') has purpose internal, so clients have no address; add a VIP with purpose: public for HTTP/HTTPS",
+                ("loadbalancers: every VIP in ha_lamp_vips (VIP 'public' and VIP 'internal') has purpose internal, so clients have no address; add a "
+                 "VIP with purpose: public for HTTP/HTTPS"),
             ),
         ],
         id="vip_public_missing",
@@ -1500,7 +1568,9 @@ CASES = [
                 'DB_ON_PUBLIC_VIP',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+                ("loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the "
+                 "public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: "
+                 "internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP"),
             ),
         ],
         id="db_on_public_vip",
@@ -1513,7 +1583,9 @@ CASES = [
                 'DB_ON_PUBLIC_VIP',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+                ("loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the "
+                 "public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: "
+                 "internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP"),
             ),
         ],
         id="db_on_public_vip_no_purpose",
@@ -1526,7 +1598,9 @@ CASES = [
                 'DB_ON_PUBLIC_VIP',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public' and VIP 'public2') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+                ("loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the "
+                 "public VIP (VIP 'public' and VIP 'public2') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, "
+                 "vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP"),
             ),
         ],
         id="db_on_public_vip_two",
@@ -1539,7 +1613,9 @@ CASES = [
                 'DB_ON_PUBLIC_VIP',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+                ("loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the "
+                 "public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: "
+                 "internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP"),
             ),
         ],
         id="db_on_public_vip_explicit_false",
@@ -1552,27 +1628,32 @@ CASES = [
                 'DB_PUBLIC_VIP_ALLOWED_INVALID',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: ha_lamp_db_public_vip_allowed is a string ('true'), not a boolean; set it to true or false (without quotes), or leave it unset (false)",
+                ("loadbalancers: ha_lamp_db_public_vip_allowed is a string ('true'), not a boolean; set it to true or false (without quotes), or "
+                 "leave it unset (false)"),
             ),
         ],
         id="db_public_vip_allowed_string",
     ),
     pytest.param(
-        lambda i: (set_all(i, "ha_lamp_vips", [PUBLIC_VIP]), set_all(i, "ha_lamp_db_public_vip_allowed", False), set_host(i, "lb2", ha_lamp_db_public_vip_allowed=True)),
+        lambda i: (set_all(i, "ha_lamp_vips", [PUBLIC_VIP]), set_all(i, "ha_lamp_db_public_vip_allowed", False),
+                   set_host(i, "lb2", ha_lamp_db_public_vip_allowed=True)),
         [
             (
                 'error',
                 'CLUSTER_VAR_CONFLICT',
                 'loadbalancers',
                 ('db1', 'db2', 'db3', 'lb1', 'lb2', 'web1', 'web2'),
-                'ha_lamp_db_public_vip_allowed differs between hosts: false on lb1, web1, web2, db1, db2 and db3; true on lb2; set it once for the whole cluster (group_vars/all)',
+                ('ha_lamp_db_public_vip_allowed differs between hosts: false on lb1, web1, web2, db1, db2 and db3; true on lb2; set it once for the '
+                 'whole cluster (group_vars/all)'),
             ),
             (
                 'error',
                 'DB_ON_PUBLIC_VIP',
                 'loadbalancers',
                 ('lb1', 'lb2'),
-                "loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP",
+                ("loadbalancers: ha_lamp_vips has no VIP with purpose: internal, so HAProxy's database frontends (3306/3307) would listen on the "
+                 "public VIP (VIP 'public') where clients connect; add an internal VIP ({name: internal, address: A.B.C.D/len, vrid: N, purpose: "
+                 "internal}), or set ha_lamp_db_public_vip_allowed: true to accept the database on the public VIP"),
             ),
         ],
         id="db_public_vip_allowed_conflict",
@@ -1676,7 +1757,8 @@ CASES = [
                 'ADMIN_NETWORKS_INVALID',
                 'cluster',
                 (),
-                "cluster: ha_lamp_admin_networks[0] is '10.213.77.1/24', which has host bits set (the network is 10.213.77.0/24); write each entry as a CIDR network, e.g. 10.0.0.0/28 or 10.0.0.5/32",
+                ("cluster: ha_lamp_admin_networks[0] is '10.213.77.1/24', which has host bits set (the network is 10.213.77.0/24); write each entry "
+                 "as a CIDR network, e.g. 10.0.0.0/28 or 10.0.0.5/32"),
             ),
         ],
         id="admin_host_bits",
@@ -1702,7 +1784,8 @@ CASES = [
                 'ADMIN_NETWORKS_LOCKOUT',
                 'cluster',
                 (),
-                'cluster: ha_lamp_controller_addresses 10.213.77.1 is outside every network of ha_lamp_admin_networks (10.213.78.0/24); the firewall would lock the controller out of SSH: add 10.213.77.1/32 to ha_lamp_admin_networks',
+                ('cluster: ha_lamp_controller_addresses 10.213.77.1 is outside every network of ha_lamp_admin_networks (10.213.78.0/24); the '
+                 'firewall would lock the controller out of SSH: add 10.213.77.1/32 to ha_lamp_admin_networks'),
             ),
         ],
         id="admin_lockout",
@@ -1715,7 +1798,8 @@ CASES = [
                 'ADMIN_NETWORKS_LOCKOUT',
                 'cluster',
                 (),
-                'cluster: ha_lamp_controller_addresses 10.213.77.2 is outside every network of ha_lamp_admin_networks (10.213.77.1/32); the firewall would lock the controller out of SSH: add 10.213.77.2/32 to ha_lamp_admin_networks',
+                ('cluster: ha_lamp_controller_addresses 10.213.77.2 is outside every network of ha_lamp_admin_networks (10.213.77.1/32); the '
+                 'firewall would lock the controller out of SSH: add 10.213.77.2/32 to ha_lamp_admin_networks'),
             ),
         ],
         id="admin_lockout_one_of_two",
@@ -1728,7 +1812,8 @@ CASES = [
                 'ADMIN_NETWORKS_LOCKOUT',
                 'cluster',
                 (),
-                'cluster: ha_lamp_controller_addresses fd00::5 is outside every network of ha_lamp_admin_networks (10.213.77.0/24); the firewall would lock the controller out of SSH: add fd00::5/128 to ha_lamp_admin_networks',
+                ('cluster: ha_lamp_controller_addresses fd00::5 is outside every network of ha_lamp_admin_networks (10.213.77.0/24); the firewall '
+                 'would lock the controller out of SSH: add fd00::5/128 to ha_lamp_admin_networks'),
             ),
         ],
         id="admin_lockout_ipv6",
