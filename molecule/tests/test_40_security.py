@@ -80,9 +80,9 @@ IMPOSTOR = textwrap.dedent("""
         srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind(("0.0.0.0", port)); srv.listen(64)
         while True:
-            conn, _ = srv.accept()
-            threading.Thread(target=handler, args=(conn,), daemon=True).start()
-    def agent(conn):
+            conn, peer = srv.accept()
+            threading.Thread(target=handler, args=(conn, peer[0]), daemon=True).start()
+    def agent(conn, _peer):
         try:
             with open("/tmp/impostor-agent-requests", "a") as log:
                 log.write("1\\n")
@@ -90,9 +90,9 @@ IMPOSTOR = textwrap.dedent("""
             conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 9\\r\\nConnection: close\\r\\n\\r\\nwritable\\n")
         finally:
             conn.close()
-    def database(conn):
+    def database(conn, peer):
         with open("/tmp/impostor-db-connections", "a") as log:
-            log.write("1\\n")
+            log.write(peer + "\\n")
         conn.close()
     threading.Thread(target=serve, args=(db_port, database), daemon=True).start()
     serve(agent_port, agent)
@@ -257,8 +257,11 @@ def test_an_impostor_on_a_stopped_replicas_address_gets_no_writes(lab):
             for backend in ("mysql_writer", "mysql_readers"):
                 state = haproxy_server_states(lab, lb, backend).get(victim, "")
                 assert not state.startswith("UP"), f"{lb}: {backend} marked the impostor on {address} {state}"
-        connections = in_container(impostor, "sh", "-c", "cat /tmp/impostor-db-connections 2>/dev/null | wc -l")
-        assert connections.stdout.strip() == "0", "HAProxy opened database connections to the impostor"
+        # Every connection counts but the backup hosts': their binlog archiver knocks on every node's port each
+        # second, and stops at TLS, which the impostor cannot complete.
+        peers = in_container(impostor, "sh", "-c", "cat /tmp/impostor-db-connections 2>/dev/null").stdout.split()
+        archivers = {lab.address(host) for host in lab.groups.get("backup", [])}
+        assert [p for p in peers if p not in archivers] == [], "HAProxy opened database connections to the impostor"
     finally:
         podman("rm", "-f", impostor, check=False)
         podman("start", container)

@@ -21,15 +21,11 @@ import socket
 import ssl
 
 try:
-    from http.client import HTTPException
+    from http.client import HTTPConnection, HTTPException, HTTPSConnection
+    from urllib.parse import urlsplit
 except ImportError:  # pragma: no cover
+    HTTPConnection = HTTPSConnection = urlsplit = None
     HTTPException = OSError
-
-try:
-    from urllib.request import Request, urlopen
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover
-    Request = urlopen = HTTPError = URLError = None
 
 
 class DcsError(Exception):
@@ -101,22 +97,36 @@ class Etcd:
                 self.context.load_cert_chain(cert_file, key_file)
         self.preferred = 0
 
+    def post(self, endpoint, path, payload):
+        """One POST on a fresh connection: (status, body bytes). http.client directly, not urllib: the
+        manager must reach etcd itself, never through an http(s)_proxy from its environment, and every
+        step (connect, TLS handshake with the client certificate, read) is bounded by the timeout."""
+        url = urlsplit(endpoint)
+        if url.scheme == "https":
+            conn = HTTPSConnection(url.hostname, url.port, timeout=self.timeout, context=self.context)
+        else:
+            conn = HTTPConnection(url.hostname, url.port, timeout=self.timeout)
+        try:
+            conn.request("POST", url.path.rstrip("/") + path, body=payload,
+                         headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
     def call(self, path, body):
         errors = []
         count = len(self.endpoints)
         for offset in range(count):
             index = (self.preferred + offset) % count
             endpoint = self.endpoints[index]
-            request = Request(endpoint.rstrip("/") + "/v3/" + path, data=json.dumps(body).encode("utf-8"),
-                              headers={"Content-Type": "application/json"})
             try:
-                with urlopen(request, timeout=self.timeout, context=self.context) as response:
-                    data = json.loads(response.read().decode("utf-8") or "{}")
-            except HTTPError as exc:
-                detail = exc.read().decode("utf-8", "replace")[:200]
-                errors.append("%s: HTTP %s %s" % (endpoint, exc.code, detail))
-                continue
-            except (URLError, HTTPException, OSError, socket.timeout, ValueError) as exc:
+                status, raw = self.post(endpoint, "/v3/" + path, json.dumps(body).encode("utf-8"))
+                if status >= 400:
+                    errors.append("%s: HTTP %s %s" % (endpoint, status, raw.decode("utf-8", "replace")[:200]))
+                    continue
+                data = json.loads(raw.decode("utf-8") or "{}")
+            except (HTTPException, OSError, socket.timeout, ValueError) as exc:
                 errors.append("%s: %s" % (endpoint, getattr(exc, "reason", exc)))
                 continue
             self.preferred = index

@@ -54,10 +54,16 @@ options:
     default: 3306
   login_ssl_ca:
     description:
-      - CA that signed the servers' certificates, as a file path on the controller or as PEM text.
-      - Given, every connection uses TLS 1.2+ and verifies the server's certificate and its address
-        against the certificate's SANs (the admin account is created C(REQUIRE SSL)).
-      - Empty, the connections are in clear text.
+      - File on the controller holding the CA that signed the servers' certificates.
+      - Given (or O(login_ssl_ca_content)), every connection uses TLS 1.2+ and verifies the server's
+        certificate and its address against the certificate's SANs (the admin account is created C(REQUIRE SSL)).
+      - Both empty, the connections are in clear text.
+      - Mutually exclusive with O(login_ssl_ca_content).
+    type: path
+  login_ssl_ca_content:
+    description:
+      - The same CA as PEM text (an operator-supplied CA kept in a variable, such as C(mysql_tls_ca)).
+      - Mutually exclusive with O(login_ssl_ca).
     type: str
   replication_user:
     description: Account replicas use to connect (CHANGE MASTER); required by rejoin.
@@ -169,7 +175,6 @@ replicas_without_tls:
   elements: str
 '''
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -182,9 +187,10 @@ def run(module):
     agent_tls = None
     if p["agent_ca_file"]:
         agent_tls = {"ca": p["agent_ca_file"], "cert": p["agent_cert_file"], "key": p["agent_key_file"]}
-    ssl_ca = p["login_ssl_ca"]
-    if ssl_ca and not ssl_ca.lstrip().startswith("-----BEGIN"):
-        ssl_ca = os.path.expanduser(ssl_ca)
+    if p["login_ssl_ca"] and p["login_ssl_ca_content"]:
+        module.fail_json(msg="login_ssl_ca (a file) and login_ssl_ca_content (PEM text) are mutually exclusive: "
+                             "give one CA")
+    ssl_ca = p["login_ssl_ca_content"] or p["login_ssl_ca"]
     try:
         cluster = pr.Cluster(p["nodes"], p["login_user"], p["login_password"], port=p["login_port"],
                              repl_user=p["replication_user"], repl_password=p["replication_password"],
@@ -256,7 +262,8 @@ def main():
             login_user=dict(type="str", required=True),
             login_password=dict(type="str", required=True, no_log=True),
             login_port=dict(type="int", default=3306),
-            login_ssl_ca=dict(type="str"),
+            login_ssl_ca=dict(type="path"),
+            login_ssl_ca_content=dict(type="str"),
             replication_user=dict(type="str"),
             replication_password=dict(type="str", no_log=True),
             replication_ssl=dict(type="bool", default=True),
