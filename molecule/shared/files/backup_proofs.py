@@ -101,13 +101,10 @@ class Lab:
         raise ProofFailed("the binlog archive did not reach %s within %ss: %s" % (gtid, timeout, self.archive()))
 
     def playbook(self, name, *extra, timeout=900):
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory,
-               os.path.join(REPO, "playbooks", name)] + list(extra)
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                              env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        return self.lab_playbook(os.path.join("playbooks", name), *extra, timeout=timeout)
 
     def lab_playbook(self, path, *extra, timeout=900):
-        """A playbook outside playbooks/ (lab/create.yml) on the same inventory."""
+        """A playbook by its path in the repository (playbooks/..., lab/create.yml) on the lab inventory."""
         cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory,
                os.path.join(REPO, path)] + list(extra)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
@@ -168,6 +165,24 @@ def rows_of(lab, host, schema, run):
 def create_table(lab, primary):
     lab.sql(primary, "CREATE TABLE IF NOT EXISTS ha_lamp_app.%s (run VARCHAR(16) NOT NULL, seq INT NOT NULL, "
                      "at DATETIME(6) NOT NULL DEFAULT NOW(6), PRIMARY KEY (run, seq))" % PROOF_TABLE)
+
+
+def require_replicating(lab, host, primary):
+    status = lab.sh(host, "mariadb -e 'SHOW SLAVE STATUS\\G'").stdout
+    require("Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status
+            and "Master_Host: %s" % lab.addr(primary) in status,
+            "%s does not replicate from %s: %s" % (host, primary, status[-600:]))
+
+
+def require_writer_back(lab, primary, run):
+    """After a restore: semi-sync on the primary, and writes through the VIP succeed. Returns the writer."""
+    semisync = lab.sql(primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'")[0][1]
+    require(semisync == "ON", "semi-sync is %s on the new primary" % semisync)
+    writer = Writer(lab, run + lab.token, rate=20, seconds=3)
+    writer.start()
+    writer.join(30)
+    require(writer.failed == 0 and writer.acked, "writes through the VIP after the restore: %d failed" % writer.failed)
+    return writer
 
 
 def proof_backup_under_load(lab):
@@ -255,16 +270,8 @@ def proof_drop_table(lab):
         require(not lab.sql(host, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '%s'" % into),
                 "%s still has schema %s, created after the target" % (host, into))
         if host != new_primary:
-            status = lab.sh(host, "mariadb -e 'SHOW SLAVE STATUS\\G'").stdout
-            require("Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status
-                    and "Master_Host: %s" % lab.addr(new_primary) in status,
-                    "%s does not replicate from %s: %s" % (host, new_primary, status[-600:]))
-    semisync = lab.sql(new_primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'")[0][1]
-    require(semisync == "ON", "semi-sync is %s on the new primary" % semisync)
-    writer = Writer(lab, "back" + lab.token, rate=20, seconds=3)
-    writer.start()
-    writer.join(30)
-    require(writer.failed == 0 and writer.acked, "writes through the VIP after the restore: %d failed" % writer.failed)
+            require_replicating(lab, host, new_primary)
+    writer = require_writer_back(lab, new_primary, "back")
     print("PASS 3b whole-tier restore to %s in %.0f s: %d/%d acknowledged rows on every node, 0 after the drop; "
           "primary %s, semi-sync ON, replicas replicating, %d writes through the VIP"
           % (target, seconds, len(before.acked), len(before.acked), new_primary, len(writer.acked)))
@@ -348,16 +355,8 @@ def proof_fresh_tier(lab):
         require(got == writer.acked, "%s after the restore: %d rows of %d acknowledged before the loss"
                 % (host, len(got), len(writer.acked)))
         if host != new_primary:
-            status = lab.sh(host, "mariadb -e 'SHOW SLAVE STATUS\\G'").stdout
-            require("Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status
-                    and "Master_Host: %s" % lab.addr(new_primary) in status,
-                    "%s does not replicate from %s: %s" % (host, new_primary, status[-600:]))
-    semisync = lab.sql(new_primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'")[0][1]
-    require(semisync == "ON", "semi-sync is %s on the new primary" % semisync)
-    after = Writer(lab, "reborn" + lab.token, rate=20, seconds=3)
-    after.start()
-    after.join(30)
-    require(after.failed == 0 and after.acked, "writes through the VIP after the restore: %d failed" % after.failed)
+            require_replicating(lab, host, new_primary)
+    after = require_writer_back(lab, new_primary, "reborn")
     state = lab.wait_archived(lab.sql(new_primary, "SELECT @@gtid_binlog_pos")[0][0], timeout=60)
     require(state["source"] == new_primary and not state["refused"] and not state["gap"],
             "the archive did not follow the restored tier: %s" % state)

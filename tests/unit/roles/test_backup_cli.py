@@ -947,7 +947,7 @@ def test_fanout_names_a_receiver_that_failed_and_feeds_the_others(tmp_path):
     source.write_bytes(data)
     fan = cli.Fanout([("db1", ["sh", "-c", "echo 'disk full' >&2; exit 3"]),
                       ("db2", ["sh", "-c", "cat > %s" % (tmp_path / "db2")])])
-    time.sleep(0.2)                                   # db1 is gone before the first chunk
+    fan.sinks[0]["proc"].wait(timeout=10)             # db1 is gone before the first chunk
     with open(source, "rb") as fh:
         fan.pump(fh)
     assert fan.close() == [("db1", 3, "disk full")]
