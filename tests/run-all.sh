@@ -27,7 +27,8 @@ step() {
 
 step "yamllint" yamllint --strict .
 step "ansible-lint (production profile)" ansible-lint
-step "unit and plugin tests (pytest)" python -m pytest -q tests/unit tests/integration
+# Two workers (pytest-xdist): the playbook-level tests spend their time in ansible-playbook subprocesses.
+step "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
 step "ansible-test sanity (Python 3.11)" tests/sanity.sh
 step "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
 step "collection build and offline install" tests/collection_install.sh

@@ -107,7 +107,7 @@ def test_site_with_limit_web1(copied_lab):
 
 def test_lb_rollout(copied_lab):
     rc, out = run(copied_lab, os.path.join(ROOT, "playbooks", "lb_rollout.yml"))
-    # serial: 1, so only the first node of the rollout order reaches the role and stops the rollout.
+    # The rollout's first play checks every load balancer's secrets before any node is changed.
     assert_refused_before_any_change(rc, out, "haproxy_stats_password (from ha_lamp_haproxy_stats_password) holds")
     assert re.search(r"host lb[12]: haproxy_stats_password", out), out
 
