@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
 # The whole test suite, in the order that fails fastest. Called by `./labctl test` (which installs
 # everything first) and therefore by CI's .ci/run. Prints each step's wall time and a closing tally.
+# With step keys as arguments (`./labctl test pytest sanity`), runs only those steps; `--list` lists them.
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo" || exit 1
 export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.conf"
 export PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
+# Every step's key, in suite order: the keys `./labctl test KEY...` accepts.
+readonly all_steps=(yamllint ansible-lint pytest sanity validator-bench collection-install molecule-cluster molecule-trixie)
+selected=("$@")
+if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${all_steps[@]}"; exit 0; fi
+for key in "${selected[@]}"; do
+  [[ " ${all_steps[*]} " == *" $key "* ]] || { echo "unknown step '$key'; the steps are: ${all_steps[*]}" >&2; exit 2; }
+done
+
 passed=0 failed=0 results=()
 cleanup() {
   # Never leave lab containers or the lab network behind, whatever failed.
   ansible-playbook -i inventories/lab lab/destroy.yml >/dev/null 2>&1 || true
 }
-trap cleanup EXIT
+# Only a run with a Molecule step owns the lab: `./labctl test pytest` leaves a running lab alone.
+if ((${#selected[@]} == 0)) || [[ " ${selected[*]} " == *" molecule-"* ]]; then trap cleanup EXIT; fi
 
 step() {
-  local name="$1"; shift
+  local key="$1" name="$2"; shift 2
+  if ((${#selected[@]})) && [[ " ${selected[*]} " != *" $key "* ]]; then return; fi
   local start=$SECONDS
   printf '\n\033[1m==> %s\033[0m\n' "$name"
   if "$@"; then
@@ -25,15 +36,15 @@ step() {
   fi
 }
 
-step "yamllint" yamllint --strict .
-step "ansible-lint (production profile)" ansible-lint
+step yamllint "yamllint" yamllint --strict .
+step ansible-lint "ansible-lint (production profile)" ansible-lint
 # Two workers (pytest-xdist): the playbook-level tests spend their time in ansible-playbook subprocesses.
-step "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
-step "ansible-test sanity (Python 3.11)" tests/sanity.sh
-step "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
-step "collection build and offline install" tests/collection_install.sh
-step "molecule cluster (Debian 12, with failure drills)" molecule test -s cluster
-step "molecule cluster_trixie (Debian 13)" molecule test -s cluster_trixie
+step pytest "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
+step sanity "ansible-test sanity (Python 3.11)" tests/sanity.sh
+step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
+step collection-install "collection build and offline install" tests/collection_install.sh
+step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule test -s cluster
+step molecule-trixie "molecule cluster_trixie (Debian 13)" molecule test -s cluster_trixie
 
 printf '\n%s\n' "${results[@]}"
 echo "suite: $passed passed, $failed failed"
