@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.
 export PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 # Every step's key, in suite order: the keys `./labctl test KEY...` accepts.
-readonly all_steps=(yamllint ansible-lint pytest sanity validator-bench collection-install molecule-cluster molecule-trixie)
+readonly all_steps=(yamllint ansible-lint pytest sanity docs validator-bench collection-install molecule-cluster molecule-trixie)
 selected=("$@")
 if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${all_steps[@]}"; exit 0; fi
 for key in "${selected[@]}"; do
@@ -41,6 +41,7 @@ step ansible-lint "ansible-lint (production profile)" ansible-lint
 # Two workers (pytest-xdist): the playbook-level tests spend their time in ansible-playbook subprocesses.
 step pytest "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
 step sanity "ansible-test sanity (Python 3.11)" tests/sanity.sh
+step docs "docs: antsibull-docs lint, docs site, every option rendered" tests/docsite.sh
 step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
 step collection-install "collection build and offline install" tests/collection_install.sh
 step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule test -s cluster
