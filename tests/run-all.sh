@@ -8,8 +8,36 @@ cd "$repo" || exit 1
 export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.conf"
 export PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
-# Every step's key, in suite order: the keys `./labctl test KEY...` accepts.
-readonly all_steps=(yamllint ansible-lint pytest sanity docs validator-bench collection-install molecule-cluster molecule-trixie)
+# The suite, in order. Each step is declared once, here: a first pass over it only collects the keys
+# that `./labctl test KEY...` accepts, the second runs the steps.
+suite() {
+  step yamllint "yamllint" yamllint --strict .
+  step ansible-lint "ansible-lint (production profile)" ansible-lint
+  # Two workers (pytest-xdist): the playbook-level tests spend their time in ansible-playbook subprocesses.
+  step pytest "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
+  step sanity "ansible-test sanity (Python 3.11)" tests/sanity.sh
+  step docs "docs: antsibull-docs lint, docs site, every option rendered" tests/docsite.sh
+  step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
+  step collection-install "collection build and offline install" tests/collection_install.sh
+  step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule test -s cluster
+  step molecule-trixie "molecule cluster_trixie (Debian 13)" molecule test -s cluster_trixie
+}
+
+mode=keys all_steps=()
+step() {
+  local key="$1" name="$2"; shift 2
+  if [[ $mode == keys ]]; then all_steps+=("$key"); return; fi
+  if ((${#selected[@]})) && [[ " ${selected[*]} " != *" $key "* ]]; then return; fi
+  local start=$SECONDS
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  if "$@"; then
+    passed=$((passed + 1)); results+=("PASS  $(printf '%5ss' $((SECONDS - start)))  $name")
+  else
+    failed=$((failed + 1)); results+=("FAIL  $(printf '%5ss' $((SECONDS - start)))  $name")
+  fi
+}
+suite
+
 selected=("$@")
 if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${all_steps[@]}"; exit 0; fi
 for key in "${selected[@]}"; do
@@ -24,28 +52,8 @@ cleanup() {
 # Only a run with a Molecule step owns the lab: `./labctl test pytest` leaves a running lab alone.
 if ((${#selected[@]} == 0)) || [[ " ${selected[*]} " == *" molecule-"* ]]; then trap cleanup EXIT; fi
 
-step() {
-  local key="$1" name="$2"; shift 2
-  if ((${#selected[@]})) && [[ " ${selected[*]} " != *" $key "* ]]; then return; fi
-  local start=$SECONDS
-  printf '\n\033[1m==> %s\033[0m\n' "$name"
-  if "$@"; then
-    passed=$((passed + 1)); results+=("PASS  $(printf '%5ss' $((SECONDS - start)))  $name")
-  else
-    failed=$((failed + 1)); results+=("FAIL  $(printf '%5ss' $((SECONDS - start)))  $name")
-  fi
-}
-
-step yamllint "yamllint" yamllint --strict .
-step ansible-lint "ansible-lint (production profile)" ansible-lint
-# Two workers (pytest-xdist): the playbook-level tests spend their time in ansible-playbook subprocesses.
-step pytest "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
-step sanity "ansible-test sanity (Python 3.11)" tests/sanity.sh
-step docs "docs: antsibull-docs lint, docs site, every option rendered" tests/docsite.sh
-step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
-step collection-install "collection build and offline install" tests/collection_install.sh
-step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule test -s cluster
-step molecule-trixie "molecule cluster_trixie (Debian 13)" molecule test -s cluster_trixie
+mode=run
+suite
 
 printf '\n%s\n' "${results[@]}"
 echo "suite: $passed passed, $failed failed"
