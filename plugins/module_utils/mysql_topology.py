@@ -88,10 +88,6 @@ def missing_gtids(node_state, reference_state, reference_slave_pos=""):
     return missing
 
 
-def is_contained(node_state, reference_state, reference_slave_pos=""):
-    return not missing_gtids(node_state, reference_state, reference_slave_pos)
-
-
 def dominates(a, b):
     """True when domain positions a are >= b in every domain of b."""
     pa = domain_positions(a)

@@ -890,12 +890,14 @@ def _check_switchover_target(topo, findings, dbs, eligible, barred):
         )
 
 
-ALL_RULES = (rule_tiers, rule_multi_tier, rule_racks_and_sites)
+# The rules that need nothing but the topology; run_all runs them first, then the ones that pass
+# results along (addresses, the primary).
+TOPOLOGY_RULES = (rule_tiers, rule_multi_tier, rule_racks_and_sites)
 
 
 def run_all(topo, findings):
     """Run every rule; returns the primary database host name (or None)."""
-    for rule in ALL_RULES:
+    for rule in TOPOLOGY_RULES:
         rule(topo, findings)
     by_address = rule_addresses(topo, findings)
     rule_vips(topo, findings, by_address)

@@ -218,7 +218,6 @@ def run(module):
             result["skipped"] = True
             result["msg"] = "%s changes servers: skipped in check mode" % action
         else:
-            _require(module, ("replication_user", "replication_password"))
             result["changed"] = True
             primary = p["primary"] or _epoch(module, cluster)["primary"]
             problems = pr.run_rejoin(cluster, primary, p["others"], p["verify_timeout"])
@@ -247,12 +246,6 @@ def _epoch(module, cluster):
     return cluster.newest_epoch()
 
 
-def _require(module, names):
-    missing = [n for n in names if not module.params.get(n)]
-    if missing:
-        module.fail_json(msg="%s requires %s" % (module.params["action"], ", ".join(missing)))
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -278,6 +271,7 @@ def main():
         ),
         required_together=[("agent_cert_file", "agent_key_file")],
         required_by={"agent_cert_file": ("agent_ca_file",)},
+        required_if=[("action", "rejoin", ("replication_user", "replication_password"))],
         supports_check_mode=True,
     )
     try:
