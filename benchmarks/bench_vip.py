@@ -242,7 +242,7 @@ class Lab:
         self.vip, self.vips = vips["public"], vips["all"]
         lb_vars = inventory_json["_meta"]["hostvars"][next(iter(self.lbs))]
         self.http_port = int(lb_vars.get("haproxy_http_port", 80))
-        self.monitor_port = int(lb_vars.get("haproxy_stats_port", 8404))
+        self.monitor_port = int(labkit.contract_value(lb_vars, "ha_lamp_haproxy_stats_port", "haproxy_stats_port"))
         self.monitor_uri = lb_vars.get("haproxy_monitor_uri", "/haproxy-health")
 
     def describe(self):

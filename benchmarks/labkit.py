@@ -14,7 +14,7 @@ as `python benchmarks/<script>.py`, so Python already has benchmarks/ on sys.pat
               wrk_command(), run_wrk(), parse_wrk()  bounded wrk loads and their figures
   figures     percentile(), summarize(), median_or_none(), fmt()
 
-Nothing here runs on import; every subprocess has a timeout.
+Nothing here runs a command on import (it reads the contract and the haproxy role's values); every subprocess has a timeout.
 """
 import contextlib
 import json
@@ -27,13 +27,26 @@ import subprocess
 import tempfile
 import urllib.request
 
+import yaml
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PODMAN_TIMEOUT_S = 30
 INVENTORY_TIMEOUT_S = 120
 WRK_TIMEOUT_MARGIN_S = 30  # on top of the load's duration: wrk's start and report
-HAPROXY_SOCKET = "/run/haproxy/admin.sock"
-# The web backend's name: part of HAProxy's runtime API contract (roles/haproxy/templates/haproxy.cfg.j2).
-WEB_BACKEND = "web"
+
+
+def _role_file(role, folder):
+    """roles/<role>/<folder>/main.yml as plain YAML (the literal values it declares)."""
+    with open(os.path.join(REPO, "roles", role, folder, "main.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+# The cluster's cross-tier values (ports, account names), declared once by the contract role.
+CONTRACT = _role_file("contract", "defaults")
+# HAProxy's runtime API as the haproxy role sets it up: the admin socket and the web backend's name.
+_HAPROXY_VARS = _role_file("haproxy", "vars")
+HAPROXY_SOCKET = _HAPROXY_VARS["__haproxy_admin_socket"]
+WEB_BACKEND = _HAPROXY_VARS["__haproxy_web_backend"]
 
 # wrk prints durations with these units (format_time_us in wrk's units.c).
 WRK_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
@@ -60,6 +73,14 @@ def read_inventory(inventory):
     out = subprocess.run([tool, "-i", path, "--list"], check=True, capture_output=True, text=True,
                          timeout=INVENTORY_TIMEOUT_S, cwd=REPO)
     return json.loads(out.stdout)
+
+
+def contract_value(hostvars, name, role_variable=None):
+    """A cross-tier value as one host uses it: its role variable when the inventory sets one (e.g.
+    mysql_agent_port), else the contract variable from the inventory, else the contract's default."""
+    if role_variable and role_variable in hostvars:
+        return hostvars[role_variable]
+    return hostvars.get(name, CONTRACT[name])
 
 
 def group_hosts(inv, group):

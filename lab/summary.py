@@ -12,6 +12,9 @@ import sys
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+import labkit  # noqa: E402  benchmarks/labkit.py: the contract's values (agent port)
+
 TIERS = ("loadbalancers", "webservers", "databases", "backup")
 
 
@@ -80,7 +83,7 @@ def main(path):
             role = ""
             if tier == "databases":
                 ctx = agent_context(hv)
-                base = f"https://{hv['ansible_host']}:{hv.get('mysql_agent_port', 9200)}"
+                base = f"https://{hv['ansible_host']}:{labkit.contract_value(hv, 'ha_lamp_db_agent_port', 'mysql_agent_port')}"
                 writer = http_status(base + "/writer", context=ctx)[0] if ctx else None
                 reader = http_status(base + "/reader", context=ctx)[0] if ctx else None
                 role = "PRIMARY (writable)" if writer == 200 else "replica" if reader == 200 else "not serving"

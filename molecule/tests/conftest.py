@@ -10,6 +10,7 @@ import json
 import os
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,8 @@ import pytest
 import testinfra
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import labkit  # noqa: E402  benchmarks/labkit.py: the contract's cross-tier values
 INVENTORY = os.environ.get("HA_LAMP_INVENTORY", str(REPO / "inventories" / "lab"))
 
 
@@ -34,6 +37,10 @@ class Lab:
 
     def address(self, name):
         return self.hostvars[name]["ansible_host"]
+
+    def value(self, name, contract_variable, role_variable=None):
+        """A cross-tier value as host `name` uses it (its role variable, else the contract's)."""
+        return labkit.contract_value(self.hostvars[name], contract_variable, role_variable)
 
     def host(self, name):
         """testinfra host for an inventory host name. Over SSH as Ansible reaches it (the inventory's key and
@@ -128,7 +135,7 @@ def agent_context(lab, client_cert=True):
 
 def agent_get(lab, db, path, timeout=3.0, context=None):
     """(status, body) of GET https://<db>:<mysql_agent_port><path> with the controller's certificate."""
-    port = int(lab.hostvars[db].get("mysql_agent_port", 9200))
+    port = int(lab.value(db, "ha_lamp_db_agent_port", "mysql_agent_port"))
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context or agent_context(lab)))
     return http_get(f"https://{lab.address(db)}:{port}{path}", timeout=timeout, opener=opener)
 

@@ -27,7 +27,8 @@ def test_the_other_load_balancer_is_vrrp_backup(lab):
 
 def stats_rows(lab, lb):
     hv = lab.hostvars[lb]
-    status, body = http_get(f"http://{lab.address(lb)}:8404/stats;csv",
+    port = lab.value(lb, "ha_lamp_haproxy_stats_port", "haproxy_stats_port")
+    status, body = http_get(f"http://{lab.address(lb)}:{port}/stats;csv",
                             auth=(hv.get("haproxy_stats_user", "admin"), hv["ha_lamp_haproxy_stats_password"]))
     assert status == 200, f"{lb}: stats page answered {status}"
     return list(csv.DictReader(io.StringIO(body.lstrip("# "))))

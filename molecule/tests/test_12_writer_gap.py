@@ -5,7 +5,9 @@ in maintenance on every load balancer) and undone whatever happens."""
 import socket
 import time
 
-SOCKET = "/run/haproxy/admin.sock"
+from conftest import labkit
+
+SOCKET = labkit.HAPROXY_SOCKET
 
 
 def runtime(lab, lb, command):

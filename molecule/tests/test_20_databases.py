@@ -16,7 +16,7 @@ def test_the_agent_answers_only_https_with_an_allowed_client_certificate(lab):
     """Review H4: plain HTTP and TLS without a client certificate get no answer; /status carries no
     replication error text; the agent listens on the node's own address, not on every address."""
     for db in lab.groups["databases"]:
-        port = int(lab.hostvars[db].get("mysql_agent_port", 9200))
+        port = int(lab.value(db, "ha_lamp_db_agent_port", "mysql_agent_port"))
         assert http_get(f"http://{lab.address(db)}:{port}/writer")[0] is None, f"{db}: plain HTTP answered"
         assert agent_get(lab, db, "/writer", context=agent_context(lab, client_cert=False))[0] is None, \
             f"{db}: TLS without a client certificate answered"

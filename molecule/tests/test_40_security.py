@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import wait_until
+from conftest import labkit, wait_until
 
 RELEASE = os.environ.get("HA_LAMP_LAB_RELEASE", "bookworm")
 IMAGE = f"localhost/ha-lamp-debian:{RELEASE}"
@@ -151,15 +151,16 @@ def vips(lab):
 
 def test_an_outsider_reaches_only_the_public_vips_http_and_https(lab, outsider):
     public = vips(lab)["public"]
+    stats_port = lab.value(lab.groups["loadbalancers"][0], "ha_lamp_haproxy_stats_port", "haproxy_stats_port")
     allowed = [[vip, port] for vip in public for port in (80, 443)]
-    refused = [[vip, port] for vip in vips(lab).get("internal", []) + public for port in (22, 80, 443, 3306, 3307, 8404)
+    refused = [[vip, port] for vip in vips(lab).get("internal", []) + public for port in (22, 80, 443, 3306, 3307, stats_port)
                if [vip, port] not in allowed]
     for lb in lab.groups["loadbalancers"]:
-        refused += [[lab.address(lb), port] for port in (22, 80, 443, 3306, 3307, 8404)]
+        refused += [[lab.address(lb), port] for port in (22, 80, 443, 3306, 3307, stats_port)]
     for web in lab.groups["webservers"]:
         refused += [[lab.address(web), port] for port in (22, 80, 443)]
     for db in lab.groups["databases"]:
-        refused += [[lab.address(db), port] for port in (22, 3306, 9200)]
+        refused += [[lab.address(db), port] for port in (22, 3306, lab.value(db, "ha_lamp_db_agent_port", "mysql_agent_port"))]
     for member in lab.groups["dcs"]:
         refused += [[lab.address(member), port] for port in (2379, 2380)]
     result = probe_ports(outsider, allowed + refused)
@@ -213,7 +214,7 @@ def test_forged_vrrp_adverts_from_an_outsider_move_no_vip(lab, outsider):
 
 def haproxy_server_states(lab, lb, backend):
     """{server: status} of one backend, from the HAProxy runtime socket on lb."""
-    out = lab.host(lb).run("echo 'show stat' | socat stdio UNIX-CONNECT:/run/haproxy/admin.sock")
+    out = lab.host(lb).run(f"echo 'show stat' | socat stdio UNIX-CONNECT:{labkit.HAPROXY_SOCKET}")
     assert out.rc == 0, out.stderr
     header = out.stdout.splitlines()[0].lstrip("# ").split(",")
     states = {}
@@ -238,7 +239,7 @@ def test_an_impostor_on_a_stopped_replicas_address_gets_no_writes(lab):
     writer = the_writer(lab)
     victim = next(db for db in lab.groups["databases"] if db != writer)
     address = lab.address(victim)
-    agent_port = int(lab.hostvars[victim].get("mysql_agent_port", 9200))
+    agent_port = int(lab.value(victim, "ha_lamp_db_agent_port", "mysql_agent_port"))
     container = podman("ps", "--filter", f"label=ha_lamp.host={victim}", "--format", "{{.Names}}").stdout.split()[0]
     impostor = "ha-lamp-impostor"
     podman("stop", "-t", "5", container)
@@ -286,10 +287,11 @@ def test_no_database_account_is_open_to_every_host_and_admin_is_not_root_equival
     writer = the_writer(lab)
     wildcard = lab.mysql(writer, "SELECT CONCAT(user, '@', host) FROM mysql.user WHERE host = '%'")
     assert wildcard == [], f"accounts open to every host: {wildcard}"
-    admins = lab.mysql(writer, "SELECT host FROM mysql.user WHERE user = 'ha_lamp_admin'")
+    admin = lab.value(writer, "ha_lamp_db_admin_user", "mysql_admin_user")
+    admins = lab.mysql(writer, f"SELECT host FROM mysql.user WHERE user = '{admin}'")
     assert sorted(h[0] for h in admins) == sorted(lab.hostvars[writer]["ha_lamp_controller_addresses"])
     for (host,) in admins:
-        grants = " ".join(g[0] for g in lab.mysql(writer, f"SHOW GRANTS FOR 'ha_lamp_admin'@'{host}'"))
+        grants = " ".join(g[0] for g in lab.mysql(writer, f"SHOW GRANTS FOR '{admin}'@'{host}'"))
         for forbidden in ("ALL PRIVILEGES", " FILE", "CREATE USER", "SHUTDOWN", "WITH GRANT OPTION"):
-            assert forbidden not in grants, f"ha_lamp_admin@{host} has {forbidden.strip()}: {grants}"
-        assert "REQUIRE SSL" in grants or "REQUIRE X509" in grants, f"ha_lamp_admin@{host} may log in without TLS"
+            assert forbidden not in grants, f"{admin}@{host} has {forbidden.strip()}: {grants}"
+        assert "REQUIRE SSL" in grants or "REQUIRE X509" in grants, f"{admin}@{host} may log in without TLS"
