@@ -8,6 +8,9 @@ the wall time and the split per role (Ansible's profile_roles and timer callback
   python benchmarks/bench_converge.py --parse LOG... [--first LOG]   # the table of existing logs:
                                                       # reruns, and optionally the first converge
 
+site.yml runs under the strategy HA_LAMP_SITE_STRATEGY names (labctl sets Mitogen's linear strategy
+and its plugin path), else under Ansible's own linear strategy; the report names the one used.
+
 The images must already be built (`./labctl images`): their build is not converge time. A fresh run
 DESTROYS the running lab first. Every rerun must report changed=0 on every host; a change or a
 failure ends the series with a non-zero exit. Logs go to drill-reports/converge-<UTC time>/.
@@ -72,9 +75,14 @@ def run_playbook(playbook, log_path, extra_env=None):
     return result.returncode
 
 
+def site_strategy():
+    return os.environ.get("HA_LAMP_SITE_STRATEGY") or "linear"
+
+
 def timed_site(log_path):
     started = time.monotonic()
-    rc = run_playbook("playbooks/site.yml", log_path, {"ANSIBLE_CALLBACKS_ENABLED": CALLBACKS})
+    rc = run_playbook("playbooks/site.yml", log_path,
+                      {"ANSIBLE_CALLBACKS_ENABLED": CALLBACKS, "ANSIBLE_STRATEGY": site_strategy()})
     figures = parse_run(Path(log_path).read_text(encoding="utf-8"))
     # The timer callback's whole seconds, else our own clock.
     if figures["seconds"] is None:
@@ -144,6 +152,7 @@ def main(argv=None):
             status = 1
             break
     print()
+    print(f"strategy: {site_strategy()}")
     print("\n".join(table(first, reruns)))
     print(f"logs: {out}")
     return status

@@ -19,8 +19,24 @@ suite() {
   step docs "docs: antsibull-docs lint, docs site, every option rendered" tests/docsite.sh
   step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
   step collection-install "collection build and offline install" tests/collection_install.sh
-  step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule test -s cluster
-  step molecule-trixie "molecule cluster_trixie (Debian 13)" molecule test -s cluster_trixie
+  step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule_test cluster
+  step molecule-trixie "molecule cluster_trixie (Debian 13)" molecule_test cluster_trixie
+}
+
+# `molecule test -s SCENARIO`, one action at a time in the scenario's own test_sequence, so that the
+# converge alone runs site.yml under HA_LAMP_SITE_STRATEGY (labctl names Mitogen's linear strategy:
+# see labctl's site_strategy). The other actions keep Ansible's linear strategy. After a failed
+# action the lab is destroyed, as `molecule test` does.
+molecule_test() {
+  local scenario="$1" action
+  for action in $(python -c 'import sys, yaml; print(*yaml.safe_load(open(sys.argv[1]))["scenario"]["test_sequence"])' \
+                    "molecule/$scenario/molecule.yml"); do
+    if [[ $action == converge ]]; then
+      ANSIBLE_STRATEGY="${HA_LAMP_SITE_STRATEGY:-linear}" molecule converge -s "$scenario"
+    else
+      molecule "${action//_/-}" -s "$scenario"
+    fi || { molecule destroy -s "$scenario"; return 1; }
+  done
 }
 
 mode=keys all_steps=()

@@ -1,4 +1,7 @@
 #!/usr/bin/env python
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fill the lab's application schema with a dataset of a given size (default 1 GiB of InnoDB data), for the
 backup benchmark (benchmarks/bench_backup.py, issue 14 "Figures").
 

@@ -1,4 +1,7 @@
 #!/usr/bin/env python
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Drive a WordPress site of the HA LAMP cluster the way a user does, and check what each web node serves.
 
 Standard library only (urllib + http.cookiejar), so it runs with the controller's ansible-playbook

@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Decisions of the backup tooling (ha-lamp-backup), as pure functions.
 
 The scripts on the backup host do the I/O (mariabackup, restic, mariadb-binlog, files); everything

@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A small client for etcd's v3 JSON API (the gRPC gateway every etcd >= 3.4 serves on its client port).
 
 Why not a library: python3-etcd3 needs gRPC, and python3-etcd3gw 2.0 (Debian 12) sets its timeout

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: onprem.ha_lamp contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Drill report computations: pure functions over recorded probe events.
 
 Input is what plugins/module_utils/drill_probe.py writes (one dict per request or write, see

@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """SQL building blocks for MariaDB GTID semi-sync replication, shared by the database manager
 (roles/mysql/files/ha_lamp_db_manager.py, which promotes, fences and repoints its own node) and by
 the mysql_promotion module (playbooks/rejoin.yml and playbooks/db_status.yml).

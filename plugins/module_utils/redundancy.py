@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: onprem.ha_lamp contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Inventory redundancy validator: entry points shared by the filter, the action plugin and tests.
 
     report = validate({"groups": {...}, "hostvars": {...}, "options": {...}})

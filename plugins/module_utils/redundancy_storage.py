@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: onprem.ha_lamp contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Redundancy rules of the ``storage`` group: the GlusterFS hosts of the shared uploads volume.
 
 The collection builds ONE replica 3 volume with an arbiter: the first two hosts of the group (in

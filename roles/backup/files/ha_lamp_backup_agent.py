@@ -1,5 +1,6 @@
-#!/usr/bin/python3
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The database node's end of the backup host's SSH connection (the only command its key may run).
 
 The backup host logs in as the unprivileged user ``ha-lamp-backup``, whose authorized key forces

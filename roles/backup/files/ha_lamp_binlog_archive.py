@@ -1,5 +1,6 @@
-#!/usr/bin/python3
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ha-lamp binlog archiver: streams the primary's binary logs to the backup host, follows failovers,
 and exports how far the archive lags behind the primary (the RPO of a whole-cluster loss).
 

@@ -1,5 +1,6 @@
-#!/usr/bin/python3
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ha-lamp database manager: one per DB node, run by systemd as an unprivileged user.
 
 It answers HAProxy's checks (GET /writer, /reader, /status over HTTPS with client certificates, :9200) and runs the tier's

@@ -1,4 +1,6 @@
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests for the database node's backup agent (roles/backup/files/ha_lamp_backup_agent.py): the
 closed list of commands (parse_request), the arming check of the commands that write (require_armed),
 the LSN/GTID read from mariabackup's lsndir (read_lsndir) and main()'s exit code and stderr line.
@@ -24,8 +26,8 @@ _SPEC = importlib.util.spec_from_file_location(
 agent = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(agent)
 
-# What sudo runs (roles/backup/files/ha-lamp-backup-agent-ssh): the program name in its messages.
-AGENT_PATH = "/usr/local/sbin/ha-lamp-backup-agent"
+# What the command sudo runs (ha-lamp-backup-agent) starts: the program name in its messages.
+AGENT_PATH = "/usr/local/lib/ha-lamp/ha_lamp_backup_agent.py"
 BACKUP_ID = "20261203T033051Z-full-db2"
 
 

@@ -1,4 +1,6 @@
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests for the backup host's CLI (roles/backup/files/ha_lamp_backup.py): configuration, source
 choice, the lock, the space check, the mariadb-binlog command line, the GTID header regex, status,
 metrics, the freshness alarm and the "latest" restore plan. Everything runs on tmp directories with

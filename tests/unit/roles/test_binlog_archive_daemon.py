@@ -1,4 +1,6 @@
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests for the binlog archiver daemon (roles/backup/files/ha_lamp_binlog_archive.py) with a
 fake PyMySQL (servers held in memory) and a fake subprocess.Popen (no mariadb-binlog is run)."""
 

@@ -1,4 +1,6 @@
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests for the database manager's HTTPS agent (roles/mysql/files/ha_lamp_db_manager.py):
 the client CN allowlist, the /status redaction, and one end-to-end mTLS round trip on 127.0.0.1
 with throw-away certificates (no MariaDB, no etcd)."""

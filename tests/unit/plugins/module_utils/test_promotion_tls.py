@@ -1,4 +1,6 @@
-# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, onprem.ha_lamp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Replication TLS in every CHANGE MASTER (issue 13, review M1): the statement builder, the Cluster
 repoint the database managers and rejoin use, and the YAML paths of the mysql role."""
 
