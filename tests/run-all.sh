@@ -19,6 +19,7 @@ suite() {
   step docs "docs: antsibull-docs lint, docs site, every option rendered" tests/docsite.sh
   step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
   step collection-install "collection build and offline install" tests/collection_install.sh
+  step importer "galaxy-importer on the built tarball (0 errors, 0 warnings)" tests/importer.sh
   step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule_test cluster
   step molecule-trixie "molecule cluster_trixie (Debian 13)" molecule_test cluster_trixie
 }
