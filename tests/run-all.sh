@@ -16,10 +16,12 @@ suite() {
   # Two workers (pytest-xdist): the playbook-level tests spend their time in ansible-playbook subprocesses.
   step pytest "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
   step sanity "ansible-test sanity (Python 3.11)" tests/sanity.sh
+  step core-range "older ansible-core of the supported range (2.17, 2.18): syntax, units, validator, sanity" tests/core_range.sh
   step docs "docs: antsibull-docs lint, docs site, every option rendered" tests/docsite.sh
   step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
   step collection-install "collection build and offline install" tests/collection_install.sh
   step importer "galaxy-importer on the built tarball (0 errors, 0 warnings)" tests/importer.sh
+  step ee "execution environment: ansible-builder build, validate.yml through ansible-runner in it" tests/ee.sh
   step molecule-cluster "molecule cluster (Debian 12, with failure drills)" molecule_test cluster
   step molecule-trixie "molecule cluster_trixie (Debian 13)" molecule_test cluster_trixie
 }

@@ -240,11 +240,29 @@ def inventory_from(groups, hostvars, options=None):
             try:
                 if var not in variables:
                     continue
-                values[var] = _plain(variables[var])
+                value = _plain(variables[var])
             except Exception as exc:  # noqa: BLE001 - e.g. AnsibleUndefinedVariable inside rack: "{{ x }}"
                 var_errors.setdefault(host, {})[var] = _short_error(exc)
+                continue
+            if _still_a_template(value):
+                # ansible-core before 2.19 templates hostvars with fail_on_undefined=False: an undefined
+                # name comes back as the template's own text instead of an error.
+                var_errors.setdefault(host, {})[var] = _short_error(
+                    "%r is still a template after templating (an undefined variable in it?)" % value)
+                continue
+            values[var] = value
         plain_hostvars[host] = values
     return {"groups": plain_groups, "hostvars": plain_hostvars, "var_errors": var_errors, "options": options or {}}
+
+
+def _still_a_template(value):
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_still_a_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_still_a_template(item) for item in value)
+    return False
 
 
 def _short_error(exc):

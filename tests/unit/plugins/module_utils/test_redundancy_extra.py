@@ -157,6 +157,31 @@ def test_inventory_from_reads_only_contract_vars_and_records_template_errors():
     ]
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["{{ rack_of_host[inventory_hostname] }}", "r{% if x %}1{% endif %}", ["r1", "{{ x }}"], {"rack": "{{ x }}"}],
+)
+def test_inventory_from_reports_a_value_left_as_a_template(value):
+    # ansible-core before 2.19 returns an undefined name's template text instead of raising.
+    inventory = lab()
+    inventory["hostvars"]["web1"]["rack"] = value
+    built = inventory_from(inventory["groups"], inventory["hostvars"])
+    assert "rack" not in built["hostvars"]["web1"]
+    assert built["var_errors"] == {
+        "web1": {"rack": "%r is still a template after templating (an undefined variable in it?)" % (value,)},
+    }
+    assert [(f["rule"], f["hosts"]) for f in validate(built)["findings"]] == [("VAR_TEMPLATE_ERROR", ["web1"])]
+
+
+@pytest.mark.parametrize("value", ["r1", "rack {1}", "{ r1 }", 7])
+def test_inventory_from_keeps_plain_values_with_braces(value):
+    inventory = lab()
+    inventory["hostvars"]["web1"]["rack"] = value
+    built = inventory_from(inventory["groups"], inventory["hostvars"])
+    assert built["hostvars"]["web1"]["rack"] == value
+    assert built["var_errors"] == {}
+
+
 def test_inventory_from_host_missing_from_hostvars():
     inventory = lab()
     del inventory["hostvars"]["db3"]
