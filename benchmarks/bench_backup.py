@@ -12,7 +12,7 @@ Run it as root on the lab host (the controller) with the venv's Python (PyMySQL)
 password from the inventory, and every load and loop is bounded in count and time.
 
 dataset   Not with --small (nor for --only lag): tools/make_dataset.py's dataset is made first when absent
-          (--dataset-size, default 1 GiB of InnoDB data in ha_lamp_app.sbtest*; idempotent: a dataset already
+          (--dataset-size, default 1 GiB of InnoDB data in the application schema's sbtest*; idempotent: a dataset already
           there is kept). Its size is printed in any case.
 backup    `ha-lamp-backup take full` on the backup host (podman exec), --runs times in a row. From each run's
           JSON log line "backup done": bytes (the mbstream read from the source), added (new data after
@@ -23,8 +23,8 @@ backup    `ha-lamp-backup take full` on the backup host (podman exec), --runs ti
           after deduplication and compression), `--mode restore-size` (what the snapshots hold) and `du -sb`.
           The timers run the same command under Nice=10 and IOSchedulingClass=idle; this measures it un-niced,
           as playbooks/backup.yml runs it.
-latency   A paced writer (PyMySQL, the application account ha_lamp_app through the writer VIP, one INSERT per
-          autocommit into ha_lamp_app.drill_writes, the drill probe's table, created if missing) at --rate
+latency   A paced writer (PyMySQL, the application account through the writer VIP, one INSERT per
+          autocommit into the application schema's drill_writes, the drill probe's table, created if missing) at --rate
           writes/s for --seconds with no backup, then while a `take full` streams (from its "backup started"
           line until --seconds pass or the backup ends); p50/p99/max of each, median over --runs.
 lag       The writer at --lag-rate writes/s (the drill load) for --seconds while the backup host's
@@ -83,8 +83,8 @@ REPLAY_TASK = "Replay the archived binlogs up to the target"   # playbooks/tasks
 RESTORE_TASKS = ("Send the backups to every node", "Prepare the full backup, then apply each incremental",
                  "Move the prepared files into an empty datadir", REPLAY_TASK, "Wait for a primary to hold the lease")
 # The drill probe's table and account (plugins/module_utils/drill_probe.py; roles/mysql: mysql_app_drill_table).
-APP_USER = "ha_lamp_app"
-APP_SCHEMA = "ha_lamp_app"
+APP_USER = labkit.CONTRACT["ha_lamp_db_app_user"]
+APP_SCHEMA = labkit.CONTRACT["ha_lamp_db_app_database"]
 DRILL_TABLE = "drill_writes"
 CREATE_DRILL_TABLE = (f"CREATE TABLE IF NOT EXISTS `{DRILL_TABLE}` (run_id VARCHAR(64) NOT NULL, "
                       "seq INT UNSIGNED NOT NULL, db_node VARCHAR(255) NOT NULL, ts DATETIME(6) NOT NULL, "

@@ -62,7 +62,6 @@ from labkit import REPO, fmt, podman
 
 SECTIONS = ("cpu", "latency", "semisync", "agent")
 PAGES = ("static.txt", "read.php", "index.php")        # roles/web/files/demo_app
-DB_PORT = 3306                                          # MariaDB on each node, and HAProxy's writer frontend
 WEB_BACKEND = labkit.WEB_BACKEND
 AGENT_SERVICE = "ha-lamp-db-manager"
 AGENT_CONFIG = "/etc/ha-lamp/db-manager.json"           # __mysql_agent_config in roles/mysql/vars/main.yml
@@ -300,6 +299,8 @@ class Lab:
     dbs: dict
     public_vip: str
     internal_vip: str
+    db_port: int         # MariaDB on each database node (the contract's ha_lamp_db_port)
+    writer_port: int     # HAProxy's writer frontend on the internal VIP (ha_lamp_db_writer_port)
     controllers: list
     cluster: str
     pki_dir: str
@@ -316,8 +317,12 @@ def read_lab(inventory):
     vips = labkit.lab_vips(inv)
     cluster = first.get("ha_lamp_cluster_name", "lab")
     pki_dir = first.get("pki_ca_dir") or f"~/.ha-lamp/pki/{cluster}/services"  # roles/pki/defaults/main.yml
-    return Lab(lbs=lbs, webs=labkit.group_hosts(inv, "webservers"), dbs=labkit.group_hosts(inv, "databases"),
+    dbs = labkit.group_hosts(inv, "databases")
+    first_db = inv["_meta"]["hostvars"][next(iter(dbs))] if dbs else {}
+    return Lab(lbs=lbs, webs=labkit.group_hosts(inv, "webservers"), dbs=dbs,
                public_vip=vips["public"], internal_vip=vips["internal"],
+               db_port=int(labkit.contract_value(first_db, "ha_lamp_db_port", "mysql_port")),
+               writer_port=int(labkit.contract_value(first, "ha_lamp_db_writer_port", "haproxy_db_writer_port")),
                controllers=list(first["ha_lamp_controller_addresses"]), cluster=cluster,
                pki_dir=os.path.expanduser(pki_dir))
 
@@ -589,9 +594,9 @@ def sysbench_workdir(account, tls, pki_dir):
     return labkit.sysbench_workdir(options, tls, pki_dir, prefix="bench-hops-")
 
 
-def sysbench(workdir, command, host, threads, args, timeout):
+def sysbench(workdir, command, host, port, threads, args, timeout):
     """One sysbench oltp_write_only command, bounded by --time, --forced-shutdown and a timeout."""
-    argv = ["sysbench", "oltp_write_only", "--config-file=options", f"--mysql-host={host}", f"--mysql-port={DB_PORT}",
+    argv = ["sysbench", "oltp_write_only", "--config-file=options", f"--mysql-host={host}", f"--mysql-port={port}",
             "--tables=1", f"--table_size={args.db_table_size}", f"--threads={threads}", f"--time={args.db_seconds}",
             "--forced-shutdown=10", command]
     done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=timeout, check=False)
@@ -613,33 +618,33 @@ def measure_semisync(lab, args):
         raise RuntimeError("no single writable database node: is the lab up and healthy?")
     primary_address = lab.dbs[primary]
     tls = mariadb(primary_address, "SELECT @@global.require_secure_transport;").strip() == "1"
-    targets = {"vip": lab.internal_vip, "direct": primary_address}
+    targets = {"vip": (lab.internal_vip, lab.writer_port), "direct": (primary_address, lab.db_port)}
     print(f"\n== sysbench oltp_write_only, {args.db_seconds} s per case, primary {primary} ({primary_address}), "
-          f"through the internal VIP {lab.internal_vip}:{DB_PORT} and direct; TLS {'on' if tls else 'off'}")
+          f"through the internal VIP {lab.internal_vip}:{lab.writer_port} and direct; TLS {'on' if tls else 'off'}")
     rtts = {name: ping_median(primary_address, address, args.ping_count)
             for name, address in lab.dbs.items() if name != primary}
     with scratch_account(lab, primary, tls) as account, sysbench_workdir(account, tls, lab.pki_dir) as workdir:
-        sysbench(workdir, "prepare", primary_address, 1, args, timeout=300)
+        sysbench(workdir, "prepare", primary_address, lab.db_port, 1, args, timeout=300)
         samples = {}
         for run in range(args.runs):
             for mode in ("semisync", "async"):
-                for target, host in targets.items():
+                for target, (host, port) in targets.items():
                     for threads in DB_THREADS:
-                        sample = db_sample(workdir, primary_address, mode, host, threads, args)
+                        sample = db_sample(workdir, primary_address, mode, host, port, threads, args)
                         samples.setdefault((mode, target, threads), []).append(sample)
             print(f"run {run + 1}/{args.runs} done")
     report_semisync(samples, rtts)
 
 
-def db_sample(workdir, primary_address, mode, host, threads, args):
+def db_sample(workdir, primary_address, mode, host, port, threads, args):
     """One sysbench run; in async mode semi-sync is OFF on the primary for this run only."""
     if mode == "async":
         with async_replication(primary_address):
-            result = parse_sysbench(sysbench(workdir, "run", host, threads, args, timeout=args.db_seconds + 60))
+            result = parse_sysbench(sysbench(workdir, "run", host, port, threads, args, timeout=args.db_seconds + 60))
         result["ack_wait_ms"] = None
         return result
     before = semisync_status(primary_address)
-    result = parse_sysbench(sysbench(workdir, "run", host, threads, args, timeout=args.db_seconds + 60))
+    result = parse_sysbench(sysbench(workdir, "run", host, port, threads, args, timeout=args.db_seconds + 60))
     result["ack_wait_ms"] = semisync_wait_ms(before, semisync_status(primary_address))
     return result
 

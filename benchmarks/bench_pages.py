@@ -8,7 +8,7 @@ Run from the repository with the venv active (ansible-inventory reads the lab's 
 Each run loads these pages in turn with wrk (interleaved, so a noisy moment hits every page alike):
 
   static.txt         a static file: what Apache and HAProxy alone cost
-  read.php           the read-only page: no session, the readers port (3307)
+  read.php           the read-only page: no session, the readers port
   page.php           the read-mostly page, anonymous: no session, the readers port
   page.php+session   the same with a session cookie (taken from index.php before each run): the session
                      is read from the writer port and closed at once (read_and_close), never written

@@ -73,7 +73,9 @@ def main(path):
         holders = [lb for lb in lbs if holds_address(hostvars[lb]["ansible_host"], address)]
         print(f"  VIP {vip['name']}: {address}  held by: {', '.join(holders) or 'nobody'}")
         if vip.get("purpose", "public") == "internal":
-            print(f"  database writer: {address}:3306   readers: {address}:3307 (web nodes and the controller only)")
+            writer = labkit.contract_value(hostvars[lbs[0]], "ha_lamp_db_writer_port", "haproxy_db_writer_port")
+            readers = labkit.contract_value(hostvars[lbs[0]], "ha_lamp_db_reader_port", "haproxy_db_reader_port")
+            print(f"  database writer: {address}:{writer}   readers: {address}:{readers} (web nodes and the controller only)")
         else:
             print(f"  URL: http://{address}/")
     print(f"\n  {'host':<6} {'tier':<14} {'rack':<5} {'address':<15} {'container':<10} role")

@@ -11,7 +11,7 @@
 # Why the range starts at 2.17: community.crypto 3 (the services PKI, etcd and HAProxy certificates)
 # requires ansible-core 2.17 or newer; 2.17 is also the oldest ansible-core that Python 3.11 controllers
 # and current execution environments run. Each version gets its own venv, .venv-core-<version>
-# (ansible-core at that version, pytest, and the unit tests' pins from tests/unit/requirements.txt),
+# (ansible-core at that version and the unit tests' pins from tests/unit/requirements.txt, pytest included),
 # rebuilt when those requirements change. The collections galaxy.yml depends on come from the suite's
 # .venv (the pinned `ansible` package, the lower bounds of galaxy.yml's ranges), as in an execution
 # environment that holds them.
@@ -35,9 +35,8 @@ make_venv() {
   rm -rf "$venv"
   python3 -m venv "$venv" || return 1
   # pip's warnings about this machine's absent local index folders are noise.
-  "$venv/bin/pip" install -q "ansible-core==$version" -r tests/unit/requirements.txt \
-    "$(grep -E '^pytest==' test-requirements.txt)" "$(grep -E '^pytest-xdist==' test-requirements.txt)" \
-    "$(grep -E '^execnet==' test-requirements.txt)" "$(grep -E '^Jinja2==' test-requirements.txt)" 2>&1 |
+  # tests/unit/requirements.txt pins pytest, pytest-xdist and Jinja2 at test-requirements.txt's versions too.
+  "$venv/bin/pip" install -q "ansible-core==$version" -r tests/unit/requirements.txt 2>&1 |
     grep -v "^WARNING: Location"
   "$venv/bin/ansible-playbook" --version >/dev/null 2>&1 || { echo "core_range.sh: ansible-core $version did not install" >&2; return 1; }
   echo "$want" > "$venv/.requirements.sha256"

@@ -15,8 +15,11 @@ suite() {
   step ansible-lint "ansible-lint (production profile)" ansible-lint
   # Two workers (pytest-xdist): the playbook-level tests spend their time in ansible-playbook subprocesses.
   step pytest "unit and plugin tests (pytest)" python -m pytest -q -n 2 tests/unit tests/integration
+  step promtool "alert rules: promtool check rules and promtool test rules" tests/promtool.sh
   step sanity "ansible-test sanity (Python 3.11)" tests/sanity.sh
+  step units "ansible-test units (Python 3.11, tests/unit/requirements.txt)" tests/units.sh
   step core-range "older ansible-core of the supported range (2.17, 2.18): syntax, units, validator, sanity" tests/core_range.sh
+  step controller-py313 "ansible-test sanity and units on Python 3.13 (Debian 13, in a container)" tests/controller_python.sh
   step docs "docs: antsibull-docs lint, docs site, every option rendered" tests/docsite.sh
   step validator-bench "validator benchmark (small sizes)" python benchmarks/bench_validator.py --sizes 100,1000
   step collection-install "collection build and offline install" tests/collection_install.sh

@@ -13,9 +13,9 @@ Run it as root on the lab host (the controller), after `./labctl up`; it needs s
 1.0.20 in Debian 12). It refuses an inventory without `ha_lamp_lab: true` and reads every address and
 password from the inventory.
 
-What it does: sysbench's `oltp_common prepare` creates the tables sbtest1..sbtestN in schema ha_lamp_app
-through the database writer VIP (the internal VIP, port 3306, so HAProxy sends it to the primary and it
-replicates like any application write), as the schema owner ha_lamp_schema (the application account has no
+What it does: sysbench's `oltp_common prepare` creates the tables sbtest1..sbtestN in the application schema
+(ha_lamp_db_app_database) through the database writer VIP (the internal VIP's writer port, so HAProxy sends it
+to the primary and it replicates like any application write), as the schema owner ha_lamp_schema (the application account has no
 DDL). The number of rows per table comes from the target size: about --bytes-per-row bytes per sysbench row,
 secondary index included. The password goes to sysbench in an options file in a private temporary directory,
 never in argv. When the schema account requires TLS (REQUIRE SSL, mysql_tls_enabled), sysbench 1.0 gets
@@ -45,11 +45,11 @@ if BENCHMARKS not in sys.path:
 
 import labkit  # noqa: E402  benchmarks/labkit.py: inventory and podman helpers shared with the benchmarks
 
-SCHEMA = "ha_lamp_app"                # mysql_app_database (roles/mysql/defaults/main.yml)
+SCHEMA = labkit.CONTRACT["ha_lamp_db_app_database"]  # the application's schema (roles/contract/defaults/main.yml)
 SCHEMA_USER = "ha_lamp_schema"        # mysql_schema_user: DDL on SCHEMA, from the load balancers' addresses
 TABLE_PREFIX = "sbtest"               # sysbench's own table names: sbtest1..sbtestN
 TABLE_NAME = re.compile(r"^sbtest([1-9][0-9]*)$")
-DB_PORT = 3306                        # HAProxy's writer frontend on the internal VIP
+DB_PORT = labkit.CONTRACT["ha_lamp_db_writer_port"]  # HAProxy's writer frontend on the internal VIP
 BYTES_PER_ROW = 230                   # one sysbench row (id, k, c CHAR(120), pad CHAR(60)) with the k index
 DEFAULT_SIZE = "1GiB"
 SIZE_LIMITS = (1 << 20, 64 << 30)     # 1 MiB .. 64 GiB: a typo must not fill the machine's disk

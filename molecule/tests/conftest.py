@@ -42,6 +42,16 @@ class Lab:
         """A cross-tier value as host `name` uses it (its role variable, else the contract's)."""
         return labkit.contract_value(self.hostvars[name], contract_variable, role_variable)
 
+    @property
+    def db_writer_port(self):
+        """HAProxy's writer frontend on the database VIP, as the load balancers bind it."""
+        return int(self.value(self.groups["loadbalancers"][0], "ha_lamp_db_writer_port", "haproxy_db_writer_port"))
+
+    @property
+    def db_reader_port(self):
+        """HAProxy's readers frontend on the database VIP, as the load balancers bind it."""
+        return int(self.value(self.groups["loadbalancers"][0], "ha_lamp_db_reader_port", "haproxy_db_reader_port"))
+
     def host(self, name):
         """testinfra host for an inventory host name. Over SSH as Ansible reaches it (the inventory's key and
         SSH options, one multiplexed connection per host: about 10 ms a command) when the inventory connects
@@ -93,7 +103,7 @@ def lab():
     hostvars = inv["_meta"]["hostvars"]
     vips = hostvars[groups["loadbalancers"][0]]["ha_lamp_vips"]
     vip = vips[0]["address"].split("/")[0]
-    # The database frontends (3306/3307) listen on the internal VIP; the first VIP serves clients.
+    # The database frontends (writer and readers ports) listen on the internal VIP; the first VIP serves clients.
     db_vip = next((v["address"].split("/")[0] for v in vips if v.get("purpose") == "internal"), vip)
     return Lab(hostvars=hostvars, groups=groups, vip=vip, db_vip=db_vip)
 

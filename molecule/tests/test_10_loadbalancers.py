@@ -29,7 +29,7 @@ def stats_rows(lab, lb):
     hv = lab.hostvars[lb]
     port = lab.value(lb, "ha_lamp_haproxy_stats_port", "haproxy_stats_port")
     status, body = http_get(f"http://{lab.address(lb)}:{port}/stats;csv",
-                            auth=(hv.get("haproxy_stats_user", "admin"), hv["ha_lamp_haproxy_stats_password"]))
+                            auth=(lab.value(lb, "ha_lamp_haproxy_stats_user", "haproxy_stats_user"), hv["ha_lamp_haproxy_stats_password"]))
     assert status == 200, f"{lb}: stats page answered {status}"
     return list(csv.DictReader(io.StringIO(body.lstrip("# "))))
 

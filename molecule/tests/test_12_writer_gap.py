@@ -40,16 +40,16 @@ def first_bytes(address, port):
 
 def test_the_writer_port_refuses_at_once_when_no_writer_is_up(lab):
     lbs, dbs = lab.groups["loadbalancers"], lab.groups["databases"]
-    assert first_bytes(lab.db_vip, 3306), "the writer port sent no greeting before the gap"
+    assert first_bytes(lab.db_vip, lab.db_writer_port), "the writer port sent no greeting before the gap"
     before = {lb: denied_connections(lab, lb) for lb in lbs}
     try:
         for lb in lbs:
             for db in dbs:
                 runtime(lab, lb, f"set server mysql_writer/{db} state maint")
-        assert first_bytes(lab.db_vip, 3306) == b"", "a connection during the writer gap got a greeting"
+        assert first_bytes(lab.db_vip, lab.db_writer_port) == b"", "a connection during the writer gap got a greeting"
         after = {lb: denied_connections(lab, lb) for lb in lbs}
         # Refused by the reject rule, not queued until timeout queue (which would leave dcon alone). The web
-        # nodes' /healthz TCP probes of the writer port are refused too, so the count may rise by more than one.
+        # nodes' health checks' TCP probes of the writer port are refused too, so the count may rise by more than one.
         assert sum(after.values()) > sum(before.values()), (before, after)
     finally:
         for lb in lbs:
@@ -57,6 +57,6 @@ def test_the_writer_port_refuses_at_once_when_no_writer_is_up(lab):
                 runtime(lab, lb, f"set server mysql_writer/{db} state ready")
     # Out of maintenance, a server is UP again only after `rise` passing checks.
     deadline = time.monotonic() + 30
-    while not first_bytes(lab.db_vip, 3306):
+    while not first_bytes(lab.db_vip, lab.db_writer_port):
         assert time.monotonic() < deadline, "the writer port did not come back within 30 s of the gap"
         time.sleep(0.5)

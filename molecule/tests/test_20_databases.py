@@ -78,9 +78,11 @@ def test_a_write_through_the_vip_reaches_every_replica(lab):
     """Write through HAProxy's writer port, then find the row, and the primary's GTID, on every replica."""
     primary = the_primary(lab)
     marker = uuid.uuid4().hex
-    lab.mysql(primary, "CREATE TABLE IF NOT EXISTS ha_lamp_app.verify_marks (mark CHAR(32) PRIMARY KEY)")
+    schema = lab.value(primary, "ha_lamp_db_app_database", "mysql_app_database")
+    lab.mysql(primary, f"CREATE TABLE IF NOT EXISTS {schema}.verify_marks (mark CHAR(32) PRIMARY KEY)")
     # Through the database VIP with the application account, as an application would.
-    conn = pymysql.connect(host=lab.db_vip, port=3306, user="ha_lamp_app", database="ha_lamp_app",
+    conn = pymysql.connect(host=lab.db_vip, port=lab.db_writer_port, user=lab.value(primary, "ha_lamp_db_app_user", "mysql_app_user"),
+                           database=schema,
                            password=lab.hostvars[primary]["ha_lamp_db_app_password"], connect_timeout=5, autocommit=True)
     with conn, conn.cursor() as cur:
         cur.execute("INSERT INTO verify_marks VALUES (%s)", (marker,))
@@ -90,6 +92,6 @@ def test_a_write_through_the_vip_reaches_every_replica(lab):
     for db in lab.groups["databases"]:
         if db == primary:
             continue
-        wait_until(lambda: lab.mysql(db, f"SELECT COUNT(*) FROM ha_lamp_app.verify_marks WHERE mark='{marker}'")[0][0] == "1",
+        wait_until(lambda: lab.mysql(db, f"SELECT COUNT(*) FROM {schema}.verify_marks WHERE mark='{marker}'")[0][0] == "1",
                    timeout=15, message=f"row {marker} on {db}")
         assert lab.mysql(db, "SELECT @@global.gtid_slave_pos")[0][0] == gtid

@@ -4,10 +4,11 @@ from conftest import http_get, page_fields, session_cookie
 
 def test_every_web_node_is_healthy(lab):
     for web in lab.groups["webservers"]:
-        status, body = http_get(f"http://{lab.address(web)}/healthz")
-        assert status == 200, f"{web}: /healthz answered {status}: {body[:200]}"
+        path = lab.value(web, "ha_lamp_web_health_path", "web_healthz_path")
+        status, body = http_get(f"http://{lab.address(web)}{path}")
+        assert status == 200, f"{web}: {path} answered {status}: {body[:200]}"
         # With a writer in place the node is not merely "degraded" (200 during a writer gap).
-        assert body.startswith("ok db="), f"{web}: /healthz body {body[:200]!r}"
+        assert body.startswith("ok db="), f"{web}: {path} body {body[:200]!r}"
 
 
 def test_demo_page_names_the_web_and_database_nodes(lab):
@@ -33,7 +34,7 @@ def test_a_session_continues_on_the_other_web_node(lab):
 
 
 def test_read_only_page_is_served_from_the_readers_port(lab):
-    """read.php: no session, no write, through the VIP's readers port (3307) to a replica."""
+    """read.php: no session, no write, through the VIP's readers port to a replica."""
     status, body = http_get(f"http://{lab.vip}/read.php")
     assert status == 200, body[:200]
     fields = page_fields(body)

@@ -72,7 +72,7 @@ VRRP_FORGER = textwrap.dedent("""
 """)
 
 # A fake database node: 200 to every HTTP request on the agent port (plain HTTP and, for a TLS
-# client hello, a dropped connection), and a listener on 3306 that counts the connections it gets.
+# client hello, a dropped connection), and a listener on the MariaDB port that counts the connections it gets.
 IMPOSTOR = textwrap.dedent("""
     import socket, sys, threading
     agent_port, db_port = int(sys.argv[1]), int(sys.argv[2])
@@ -153,14 +153,16 @@ def test_an_outsider_reaches_only_the_public_vips_http_and_https(lab, outsider):
     public = vips(lab)["public"]
     stats_port = lab.value(lab.groups["loadbalancers"][0], "ha_lamp_haproxy_stats_port", "haproxy_stats_port")
     allowed = [[vip, port] for vip in public for port in (80, 443)]
-    refused = [[vip, port] for vip in vips(lab).get("internal", []) + public for port in (22, 80, 443, 3306, 3307, stats_port)
+    refused = [[vip, port] for vip in vips(lab).get("internal", []) + public for port in (22, 80, 443, lab.db_writer_port, lab.db_reader_port, stats_port)
                if [vip, port] not in allowed]
     for lb in lab.groups["loadbalancers"]:
-        refused += [[lab.address(lb), port] for port in (22, 80, 443, 3306, 3307, stats_port)]
+        refused += [[lab.address(lb), port] for port in (22, 80, 443, lab.db_writer_port, lab.db_reader_port, stats_port)]
     for web in lab.groups["webservers"]:
         refused += [[lab.address(web), port] for port in (22, 80, 443)]
     for db in lab.groups["databases"]:
-        refused += [[lab.address(db), port] for port in (22, 3306, lab.value(db, "ha_lamp_db_agent_port", "mysql_agent_port"))]
+        db_ports = (22, int(lab.value(db, "ha_lamp_db_port", "mysql_port")),
+                    int(lab.value(db, "ha_lamp_db_agent_port", "mysql_agent_port")))
+        refused += [[lab.address(db), port] for port in db_ports]
     for member in lab.groups["dcs"]:
         refused += [[lab.address(member), port] for port in (2379, 2380)]
     result = probe_ports(outsider, allowed + refused)
@@ -235,17 +237,18 @@ def the_writer(lab):
 @pytest.mark.skipif(RELEASE != "bookworm", reason="the same HAProxy check path; proven once, on Debian 12")
 def test_an_impostor_on_a_stopped_replicas_address_gets_no_writes(lab):
     """Stop a replica's container, start a fake node on its address that answers /writer with 200 and listens
-    on 3306: HAProxy must keep it DOWN in the writer backend, and writes through the DB VIP never reach it."""
+    on MariaDB's port: HAProxy must keep it DOWN in the writer backend, and writes through the DB VIP never reach it."""
     writer = the_writer(lab)
     victim = next(db for db in lab.groups["databases"] if db != writer)
     address = lab.address(victim)
     agent_port = int(lab.value(victim, "ha_lamp_db_agent_port", "mysql_agent_port"))
+    db_port = int(lab.value(victim, "ha_lamp_db_port", "mysql_port"))
     container = podman("ps", "--filter", f"label=ha_lamp.host={victim}", "--format", "{{.Names}}").stdout.split()[0]
     impostor = "ha-lamp-impostor"
     podman("stop", "-t", "5", container)
     try:
         start_container(lab, impostor, address)
-        out = in_container(impostor, "sh", "-c", f"nohup python3 -c '{IMPOSTOR}' {agent_port} 3306 >/dev/null 2>&1 &")
+        out = in_container(impostor, "sh", "-c", f"nohup python3 -c '{IMPOSTOR}' {agent_port} {db_port} >/dev/null 2>&1 &")
         assert out.returncode == 0, out.stderr
         # Until every LB has checked the impostor several times (each LB's ARP entry for the address must
         # first go stale and resolve to the impostor), then a few more intervals for `rise` to be met if

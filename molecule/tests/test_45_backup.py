@@ -29,8 +29,9 @@ def primary(lab):
 def test_the_archiver_streams_from_the_primary_and_is_caught_up(lab, backup_host):
     # A write on the primary gives the archive something to catch up with.
     node = primary(lab)
-    lab.mysql(node, "CREATE TABLE IF NOT EXISTS ha_lamp_app.backup_canary (id INT PRIMARY KEY, at DATETIME(6))")
-    lab.mysql(node, "REPLACE INTO ha_lamp_app.backup_canary VALUES (1, NOW(6))")
+    schema = lab.value(node, "ha_lamp_db_app_database", "mysql_app_database")
+    lab.mysql(node, f"CREATE TABLE IF NOT EXISTS {schema}.backup_canary (id INT PRIMARY KEY, at DATETIME(6))")
+    lab.mysql(node, f"REPLACE INTO {schema}.backup_canary VALUES (1, NOW(6))")
     gtid = lab.mysql(node, "SELECT @@gtid_binlog_pos")[0][0]
     for _attempt in range(30):
         state = archive_state(backup_host)
@@ -43,8 +44,9 @@ def test_the_archiver_streams_from_the_primary_and_is_caught_up(lab, backup_host
     assert state.get("gap") is False, state
 
 
-def test_the_archive_metrics_are_exported(backup_host):
-    text = backup_host.file("/var/lib/ha-lamp-backup/metrics/binlog_archive.prom").content_string
+def test_the_archive_metrics_are_exported(lab, backup_host):
+    metrics_dir = lab.value(lab.groups["backup"][0], "ha_lamp_backup_metrics_dir", "backup_metrics_dir")
+    text = backup_host.file(metrics_dir + "/binlog_archive.prom").content_string
     assert "ha_lamp_binlog_archive_lag_seconds " in text
     assert "ha_lamp_binlog_archive_streaming 1" in text
 

@@ -141,7 +141,8 @@ def tls_context(ca, cert=None, key=None):
 # ---------------------------------------------------------------------------------------------
 
 def utcnow():
-    return datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    # An aware time: datetime.utcnow() is deprecated since Python 3.12 (same text: UTC, milliseconds).
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
 class Cluster:
@@ -155,7 +156,8 @@ class Cluster:
         (None: the replica's own @@ssl_ca). agent_tls: {ca, cert, key} paths for HTTPS with a client
         certificate to the database agents; None uses plain HTTP."""
         if pymysql is None:
-            raise PromotionError("PyMySQL is required on the host running mysql_promotion")
+            raise PromotionError("PyMySQL is required on the host running mysql_promotion (the controller): "
+                                 "pip install -r requirements.txt of the collection, or apt-get install python3-pymysql")
         self.nodes = dict(nodes)
         self.user, self.password, self.port = user, password, port
         self.repl_user, self.repl_password = repl_user, repl_password

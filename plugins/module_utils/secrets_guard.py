@@ -46,6 +46,8 @@ KNOWN_DIGESTS = frozenset(
         # the same file: the backup hosts' database account and the restic repository key
         "f182fa7de844c749af6cdaf75f06bda52f9f02c51b0d731e4744ef27a9ee810a",
         "c641ff627530779b2ce8bc7175d278b1467e688284d709e6d41701a38634cc06",
+        # the same file: mysqld exporter's database account (roles/exporters)
+        "2d4134f2a3071fb2b45639cbc39aa7b0c853a9f32018bc939f3142250b6cf81f",
         # the example vault shipped up to 0.1.0 (root, app, repl, monitor, stats, VRRP)
         "2ffe6261119cdb38d731787ea7cf53aba80a908d149af8dd6a74373e992ac5b3",
         "961df0b3ef8f1b07b1a04f5e6cbe3a908f7f40e34cceb237b064e4164eb45ad9",

@@ -64,6 +64,8 @@ class Lab:
         self.app_password = any_host["ha_lamp_db_app_password"]
         vips = [v for v in any_host["ha_lamp_vips"] if v.get("purpose") == "internal"] or any_host["ha_lamp_vips"]
         self.db_vip = labkit.vip_address(vips[0])
+        self.metrics_dir = labkit.contract_value(self.hostvars[self.backup_host], "ha_lamp_backup_metrics_dir",
+                                                 "backup_metrics_dir")
         # Run ids unique to this execution: a restore may bring back rows of an earlier one.
         self.token = "%06d" % (int(time.time()) % 1000000)
 
@@ -388,7 +390,7 @@ def proof_corruption_caught(lab):
     require("ALERT backup_verification_failed" in run.stdout, "no alert line: %s" % run.stdout[-500:])
     entry = [b for b in lab.catalogue() if b["id"] == bad["id"]][0]
     require(entry["verified"] is False and entry["problems"], "catalogue after the failed verification: %s" % entry)
-    metrics = lab.sh(lab.backup_host, "cat /var/lib/ha-lamp-backup/metrics/backup.prom").stdout
+    metrics = lab.sh(lab.backup_host, "cat %s/backup.prom" % lab.metrics_dir).stdout
     require("ha_lamp_backup_verification_ok 0" in metrics, "metric: %s" % metrics)
     print("PASS 5 corrupted backup %s caught: %s" % (bad["id"], entry["problems"][0][:160]))
     # Repair the repository for what follows: drop the damaged pack and the snapshots that used it.

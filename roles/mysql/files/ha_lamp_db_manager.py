@@ -15,6 +15,10 @@ module_utils/promotion.py, the same code the playbooks use). Threads:
 * HTTP      the health checks: HTTPS with client certificates of the services CA, a CN allowlist
             (HAProxy, the controller), a fixed number of workers and a deadline per connection
 
+The main loop also writes the manager's state (role, lease, semi-sync, lag, event counts) as a
+Prometheus text file (metrics_file, read by node exporter's textfile collector through a link the
+exporters role makes). Writing it can fail without consequence: the failure is logged once.
+
 Every SQL and etcd call has a timeout, so a hung server or a partition cannot hang the manager.
 """
 
@@ -119,6 +123,13 @@ class Manager:
         self.claim_again_at = 0.0
         self.repointing = False
         self.leader_check_at = 0.0
+        # Metrics (render_metrics): the role last published, events counted by name since start,
+        # when the text file is due next, and the last write error (logged once, not again).
+        self.role = "unknown"
+        self.event_counts = {}
+        self.counts_lock = threading.Lock()
+        self.metrics_due = 0.0
+        self.metrics_error = None
 
     # -- notification ---------------------------------------------------------------------
     def notify(self, name, once_key=None, **fields):
@@ -129,6 +140,8 @@ class Manager:
             self.said[name] = once_key
         body = dm.event(name, self.me, time=round(time.time(), 3), **fields)
         log(name, **body)
+        with self.counts_lock:
+            self.event_counts[name] = self.event_counts.get(name, 0) + 1
         self.events = (self.events + [body])[-20:]
         url = self.cfg.get("webhook_url")
         if url:
@@ -306,6 +319,7 @@ class Manager:
             self.notify("role_file_error", once_key=str(exc), error=str(exc), path=path)
 
     def publish(self, role, leader, source=None):
+        self.role = role
         if role == "primary":
             self.remember_role("primary")
         report = dm.member_report(self.me, self.local, role, self.cfg["nofailover"], leader=leader,
@@ -327,6 +341,7 @@ class Manager:
             except Exception as exc:  # pylint: disable=broad-except
                 log("tick failed", error="%s: %s" % (type(exc).__name__, str(exc)[:300]))
                 self.cluster.close()
+            self.export_metrics()
             time.sleep(max(0.05, self.cfg["tick"] - (time.monotonic() - started)))
 
     def tick(self):
@@ -607,6 +622,40 @@ class Manager:
             if dm.leader_name(view) == self.me:
                 self.lead(view, local, False)
 
+    # -- metrics ----------------------------------------------------------------------------------
+    def metrics_snapshot(self):
+        """What render_metrics needs, read under the lock (the watchdog may fence meanwhile)."""
+        with self.lock:
+            renewed_at, lease, opened = self.renewed_at, self.lease, self.opened
+            leader = dm.leader_name(self.view)
+            etcd_error = self.etcd_error
+        with self.counts_lock:
+            events = dict(self.event_counts)
+        return {"time": time.time(), "role": self.role, "leader": leader == self.me, "opened": opened,
+                "lease_held": lease is not None and time.monotonic() - renewed_at < self.cfg["ttl"],
+                "etcd_ok": not etcd_error, "quarantined": bool(self.quarantined), "local": self.local,
+                "events": events}
+
+    def export_metrics(self):
+        """Write the metrics file (at most every metrics_interval seconds). Never raises: a full disk,
+        a removed directory or a bug here must not disturb the loop that runs failover. The first
+        failure is logged, repeats of the same error are not, and the recovery is logged once."""
+        path = self.cfg.get("metrics_file")
+        if not path or time.monotonic() < self.metrics_due:
+            return
+        self.metrics_due = time.monotonic() + float(self.cfg.get("metrics_interval", 2.0))
+        try:
+            write_textfile(path, render_metrics(self.metrics_snapshot()))
+        except Exception as exc:  # pylint: disable=broad-except
+            error = "%s: %s" % (type(exc).__name__, str(exc)[:200])
+            if error != self.metrics_error:
+                log("cannot write the metrics file; failover is not affected", path=path, error=error)
+            self.metrics_error = error
+            return
+        if self.metrics_error is not None:
+            log("metrics file written again", path=path)
+            self.metrics_error = None
+
     # -- HTTP view --------------------------------------------------------------------------------
     def decisions(self, local):
         with self.lock:
@@ -648,6 +697,104 @@ class Manager:
                 "sync": ((self.view.get("sync") or {}).get("value") or {}).get("nodes"),
                 "etcd_error": self.etcd_error or None, "events": self.events[-10:],
                 "writer": {"ok": writer[0], "reason": writer[1]}, "reader": {"ok": reader[0], "reason": reader[1]}}
+
+
+# -- metrics text (node exporter's textfile collector) ---------------------------------------------
+METRIC_ROLES = ("primary", "replica", "candidate", "standby", "quarantined", "down", "unknown")
+# Events the alert rules count with increase(): exported at 0 from the start, because a counter that first
+# appears at 1 shows no increase, and the first fence or promotion after a restart would go unseen.
+METRIC_EVENTS = ("fenced", "server_killed", "promoted")
+
+
+def _number(value):
+    if value is None:
+        return "NaN"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return "%d" % value
+    return repr(float(value))
+
+
+def _label(value):
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def render_metrics(snap):
+    """Prometheus text exposition of one metrics_snapshot(). Series that do not apply are left out
+    (read_only when MariaDB does not answer, replication when the node does not replicate), so a
+    rule never mistakes "unknown" for 0. A replica whose lag is unknown (NULL) reports NaN."""
+    out = []
+
+    def metric(name, help_text, samples, kind="gauge"):
+        out.append("# HELP %s %s" % (name, help_text))
+        out.append("# TYPE %s %s" % (name, kind))
+        for labels, value in samples:
+            text = ",".join('%s="%s"' % (k, _label(v)) for k, v in labels)
+            out.append("%s%s %s" % (name, "{%s}" % text if text else "", _number(value)))
+
+    local = snap.get("local") or {}
+    up = not local.get("error")
+    role = snap.get("role") if snap.get("role") in METRIC_ROLES else "unknown"
+    metric("ha_lamp_db_manager_metrics_timestamp_seconds", "When the manager wrote this file (Unix time).",
+           [((), float(snap["time"]))])
+    metric("ha_lamp_db_manager_role", "Role this manager last published (1 for the current one).",
+           [((("role", r),), r == role) for r in METRIC_ROLES])
+    metric("ha_lamp_db_manager_leader", "1 when the leader key in etcd names this node.", [((), bool(snap.get("leader")))])
+    metric("ha_lamp_db_manager_lease_held", "1 while this manager's etcd lease was renewed within its TTL.",
+           [((), bool(snap.get("lease_held")))])
+    metric("ha_lamp_db_manager_writes_open", "1 when this manager opened writes here (it is the writable primary).",
+           [((), bool(snap.get("opened")))])
+    metric("ha_lamp_db_manager_etcd_ok", "1 when the last read of etcd succeeded.", [((), bool(snap.get("etcd_ok")))])
+    metric("ha_lamp_db_manager_quarantined", "1 when this node holds errant transactions and stays out of service.",
+           [((), bool(snap.get("quarantined")))])
+    metric("ha_lamp_db_manager_mariadb_up", "1 when the local MariaDB answered the last probe.", [((), up)])
+    if up:
+        metric("ha_lamp_db_manager_read_only", "@@global.read_only of the local server (0: it accepts writes).",
+               [((), local.get("read_only") != "OFF")])
+        semi = local.get("semisync_status") or {}
+        metric("ha_lamp_db_manager_semisync_primary_status",
+               "Rpl_semi_sync_master_status: 1 while commits wait for a replica's acknowledgement.",
+               [((), semi.get("Rpl_semi_sync_master_status") == "ON")])
+        metric("ha_lamp_db_manager_semisync_primary_clients", "Rpl_semi_sync_master_clients: semi-sync replicas connected.",
+               [((), int(semi.get("Rpl_semi_sync_master_clients") or 0))])
+        metric("ha_lamp_db_manager_semisync_replica_status", "Rpl_semi_sync_slave_status: 1 when this replica acknowledges.",
+               [((), semi.get("Rpl_semi_sync_slave_status") == "ON")])
+        replica = local.get("replica")
+        if replica:
+            lag = replica.get("lag")
+            metric("ha_lamp_db_manager_replica_io_running", "1 when the replication IO thread runs.",
+                   [((), replica.get("io_running") == "Yes")])
+            metric("ha_lamp_db_manager_replica_sql_running", "1 when the replication SQL thread runs.",
+                   [((), replica.get("sql_running") == "Yes")])
+            metric("ha_lamp_db_manager_replication_lag_seconds", "Seconds_Behind_Master (NaN while unknown).",
+                   [((), None if lag in (None, "") else float(lag))])
+    events = dict.fromkeys(METRIC_EVENTS, 0)
+    events.update(snap.get("events") or {})
+    metric("ha_lamp_db_manager_events_total", "Events this manager reported since it started, by name "
+           "(fenced and server_killed are fences).", [((("event", name),), count)
+                                                      for name, count in sorted(events.items())],
+           kind="counter")
+    return "\n".join(out) + "\n"
+
+
+def write_textfile(path, text):
+    """Replace path atomically (temporary file beside it, then rename): the collector reads the old
+    or the new file, never a torn one. The temporary name starts with a dot and ends in .tmp, so it
+    never matches *.prom. No fsync: the file is rewritten every few seconds and lost data is harmless."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def post_webhook(url, body):
@@ -858,7 +1005,8 @@ DEFAULTS = {"port": 3306, "http_port": 9200, "max_lag": 10, "tick": 0.25,
             "renew_interval": 1.0, "fence_margin": 2.0, "check_window": 2.0, "fail_limit": 3,
             "failover_window": 300, "nofailover": False, "connect_timeout": 1, "read_timeout": 5, "probe_timeout": 1.5,
             "etcd_timeout": 1.0, "fence_timeout": 3.0, "apply_timeout": 60, "switchover_timeout": 5, "claim_backoff": 10,
-            "repl_ssl": False, "tls_ca": "", "role_file": "", "heartbeat": 1, "connect_retry": 1, "service": "mariadb"}
+            "repl_ssl": False, "tls_ca": "", "role_file": "", "heartbeat": 1, "connect_retry": 1, "service": "mariadb",
+            "metrics_file": "", "metrics_interval": 2.0}
 
 
 def load_config(path):

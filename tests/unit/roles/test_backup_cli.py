@@ -31,6 +31,10 @@ _SPEC = importlib.util.spec_from_file_location("ha_lamp_backup", CLI_PATH)
 cli = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(cli)
 bp = cli.bp
+# The folder that holds ansible_collections/onprem/ha_lamp in this run, for the CLI run as a program: the
+# checkout's .collections link under pytest, the copy of the tree under ansible-test units (which has no
+# .collections).
+COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(bp.__file__), *[".."] * 5))
 
 HOST = os.uname().nodename
 REQUIRED_KEYS = ("cluster", "nodes", "repository", "repository_password_file", "state_dir", "archive_dir",
@@ -391,7 +395,7 @@ def test_lock_taken_from_the_command_line_holds_after_the_command_exits(tmp_path
     """restore.yml takes the lock with one CLI run and releases it with another."""
     subprocess.run([sys.executable, CLI_PATH, "--config", write_cfg(tmp_path, cfg), "lock", "acquire",
                     "--holder", "maintenance"], check=True, timeout=60, capture_output=True,
-                   env=dict(os.environ, HA_LAMP_LIB=os.path.join(ROOT, ".collections")))
+                   env=dict(os.environ, HA_LAMP_LIB=COLLECTIONS_ROOT))
     assert cli.lock_show(cfg)["holder"] == "maintenance"
     with pytest.raises(cli.Refused):
         cli.lock_acquire(cfg, "backup full")

@@ -97,6 +97,12 @@ def _issue(cn, ca=None, server=False):
                .issuer_name(ca[1].subject if ca else name).public_key(key.public_key())
                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
                .not_valid_after(now + datetime.timedelta(days=1)))
+    # Key identifiers as community.crypto's ownca provider writes them: Python 3.13's default client context
+    # (VERIFY_X509_STRICT) refuses a CA-issued certificate without an Authority Key Identifier.
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    if ca is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca[0].public_key()),
+                                        critical=False)
     if ca is None:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False),

@@ -58,3 +58,12 @@ def test_choose_donor_prefers_same_series_replica_then_primary():
     assert pr.choose_donor("db1", versions, ["db3"], "db2") == "db2"
     assert pr.choose_donor("db3", versions, ["db2"], "db1") == ""
     assert pr.choose_donor("db2", {"db1": "10.11", "db2": "10.11", "db4": "10.11"}, ["db4"], "db1") == "db4"
+
+
+def test_a_controller_without_pymysql_gets_the_install_hint(monkeypatch):
+    monkeypatch.setattr(pr, "pymysql", None)
+    with pytest.raises(pr.PromotionError) as raised:
+        pr.Cluster({"db1": "10.0.0.31"}, "admin", "secret")
+    assert str(raised.value) == (
+        "PyMySQL is required on the host running mysql_promotion (the controller): "
+        "pip install -r requirements.txt of the collection, or apt-get install python3-pymysql")
