@@ -52,8 +52,10 @@ def reseed(inventory, target, timeout):
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
-        sys.exit(f"rejoin.yml -e ha_lamp_rejoin_reseed={target} failed (rc={proc.returncode}):\n"
-                 + "\n".join(proc.stdout.splitlines()[-25:]))
+        lines = proc.stdout.splitlines()
+        errors = [line for i, line in enumerate(lines) if "fatal:" in line or (i and "fatal:" in lines[i - 1])
+                  or line.strip().startswith("msg:")]
+        sys.exit(f"rejoin.yml -e ha_lamp_rejoin_reseed={target} failed (rc={proc.returncode}):\n" + "\n".join(errors[-20:]))
     return elapsed
 
 

@@ -67,4 +67,3 @@ def test_refused_on_the_controller(tmp_path, playbook, edits, extra, expected):
     assert expected in output
     # No cluster host was reached: the recap lists the controller only.
     assert recap_hosts(output) <= {"localhost"}
-

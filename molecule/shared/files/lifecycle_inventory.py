@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write a copy of the lab inventory with hosts added to or retired from its groups.
 
 The node lifecycle proof (molecule/shared/node_lifecycle.yml) needs the inventory an operator would
