@@ -11,8 +11,8 @@ roles/mysql/tasks/reseed.yml (donor -> target over TLS, nothing staged). rejoin.
 stream on a replica that already exists, so the benchmark times `ansible-playbook playbooks/rejoin.yml -e
 ha_lamp_rejoin_reseed=<the last replica>` (its old datadir is moved aside, the copy streamed, prepared, started,
 and replication caught up), without new containers. For each size: tools/make_dataset.py's sysbench dataset (0:
-no dataset), its size on the primary (information_schema data + index, and `du -sb` of the datadir: what the
-stream carries), then --runs reseeds: wall time (median) and datadir MB/s (10^6 bytes). The datadirs moved aside
+no dataset), its size on the primary (information_schema data + index), then --runs reseeds, each followed by
+`du -sb` of the cloned datadir (what the stream carried): wall time (median) and datadir MB/s (10^6 bytes). The datadirs moved aside
 are removed after each run (they would fill the lab's disk). Printed, never asserted. The last size's dataset
 stays (python tools/make_dataset.py --drop removes it).
 
@@ -34,7 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def datadir_bytes(address):
-    """Bytes of /var/lib/mysql on a node (podman exec, read-only): what mariabackup streams, about."""
+    """Bytes of /var/lib/mysql on a node (podman exec, read-only). On a freshly cloned node: what the stream
+    brought (mariabackup copies no binary log)."""
     return int(labkit.podman("exec", address, "du", "-sb", "/var/lib/mysql").split()[0])
 
 
@@ -85,10 +86,10 @@ def main(argv=None):
         found = make_dataset.measure(primary, primary_address)
         replicas = sorted(name for name in lab.dbs if name != primary)
         target = replicas[-1]
-        copied = datadir_bytes(primary_address)
         times = []
         for run in range(args.runs):
             seconds = reseed(args.inventory, target, args.timeout)
+            copied = datadir_bytes(lab.dbs[target])
             remove_moved_datadirs(lab.dbs[target])
             print(f"reseed {run + 1}/{args.runs} of {target}: {seconds:.1f} s", flush=True)
             times.append(seconds)
