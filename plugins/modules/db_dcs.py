@@ -32,20 +32,6 @@ options:
     description: Cluster name (C(ha_lamp_cluster_name)); the keys live under C(/ha-lamp/<cluster>/db/).
     type: str
     required: true
-  endpoints:
-    description: etcd client URLs.
-    type: list
-    elements: str
-    required: true
-  ca_file:
-    description: CA certificate that signed the etcd servers' certificates.
-    type: path
-  cert_file:
-    description: Client certificate.
-    type: path
-  key_file:
-    description: Client key.
-    type: path
   target:
     description:
       - The replica that becomes the primary (I(action=switchover)). Default the eligible replica
@@ -55,6 +41,8 @@ options:
     description: Seconds to wait for a switchover's result.
     type: float
     default: 30
+extends_documentation_fragment:
+  - onprem.ha_lamp.etcd_client
 author:
   - onprem.ha_lamp maintainers (@onprem)
 """

@@ -44,26 +44,14 @@ options:
         member still answers.
     type: bool
     default: false
-  endpoints:
-    description: Client URLs of the running members.
-    type: list
-    elements: str
-    required: true
-  ca_file:
-    description: CA certificate that signed the members' certificates.
-    type: path
-  cert_file:
-    description: Client certificate.
-    type: path
-  key_file:
-    description: Client key.
-    type: path
   timeout:
     description: Seconds for each call to etcd.
     type: float
     default: 3
 notes:
   - Check mode reports the change that would be made, without making it.
+extends_documentation_fragment:
+  - onprem.ha_lamp.etcd_client
 author:
   - onprem.ha_lamp maintainers (@onprem)
 """
