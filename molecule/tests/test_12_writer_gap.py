@@ -27,6 +27,15 @@ def denied_connections(lab, lb):
     raise AssertionError(f"{lb}: no ft_mysql_writer frontend in show stat")
 
 
+def writers_up(lab, lb):
+    """The mysql_writer servers this load balancer reports UP."""
+    stat = runtime(lab, lb, "show stat").splitlines()
+    header = stat[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","))) for line in stat[1:] if line]
+    return sorted(r["svname"] for r in rows if r.get("pxname") == "mysql_writer"
+                  and r.get("svname") not in ("FRONTEND", "BACKEND") and r.get("status") == "UP")
+
+
 def first_bytes(address, port):
     """What the server sends first: MariaDB's greeting, or b'' when the connection is closed or reset (HAProxy's
     reject can arrive while connect() is still returning). A timeout raises: that is the queueing we forbid."""
@@ -55,8 +64,10 @@ def test_the_writer_port_refuses_at_once_when_no_writer_is_up(lab):
         for lb in lbs:
             for db in dbs:
                 runtime(lab, lb, f"set server mysql_writer/{db} state ready")
-    # Out of maintenance, a server is UP again only after `rise` passing checks.
+    # Out of maintenance, the servers take their checks' state again: wait until every load balancer has exactly
+    # one writer UP, as before the gap (a replica still UP there would take the next test's write).
     deadline = time.monotonic() + 30
-    while not first_bytes(lab.db_vip, lab.db_writer_port):
-        assert time.monotonic() < deadline, "the writer port did not come back within 30 s of the gap"
+    while not all(len(writers_up(lab, lb)) == 1 for lb in lbs) or not first_bytes(lab.db_vip, lab.db_writer_port):
+        assert time.monotonic() < deadline, \
+            f"the writer backends did not come back to one UP server within 30 s of the gap: { {lb: writers_up(lab, lb) for lb in lbs} }"
         time.sleep(0.5)
