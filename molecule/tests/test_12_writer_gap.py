@@ -16,12 +16,16 @@ def runtime(lab, lb, command):
     return cmd.stdout
 
 
-def denied_connections(lab, lb):
-    """The writer frontend's dcon counter (connections refused by tcp-request connection rules)."""
+def stat_rows(lab, lb):
+    """HAProxy's `show stat` on this load balancer, one dict per proxy or server line."""
     stat = runtime(lab, lb, "show stat").splitlines()
     header = stat[0].lstrip("# ").split(",")
-    for line in stat[1:]:
-        row = dict(zip(header, line.split(",")))
+    return [dict(zip(header, line.split(","))) for line in stat[1:] if line]
+
+
+def denied_connections(lab, lb):
+    """The writer frontend's dcon counter (connections refused by tcp-request connection rules)."""
+    for row in stat_rows(lab, lb):
         if row.get("pxname") == "ft_mysql_writer" and row.get("svname") == "FRONTEND":
             return int(row["dcon"] or 0)
     raise AssertionError(f"{lb}: no ft_mysql_writer frontend in show stat")
@@ -29,11 +33,8 @@ def denied_connections(lab, lb):
 
 def writers_up(lab, lb):
     """The mysql_writer servers this load balancer reports UP."""
-    stat = runtime(lab, lb, "show stat").splitlines()
-    header = stat[0].lstrip("# ").split(",")
-    rows = [dict(zip(header, line.split(","))) for line in stat[1:] if line]
-    return sorted(r["svname"] for r in rows if r.get("pxname") == "mysql_writer"
-                  and r.get("svname") not in ("FRONTEND", "BACKEND") and r.get("status") == "UP")
+    return sorted(row["svname"] for row in stat_rows(lab, lb) if row.get("pxname") == "mysql_writer"
+                  and row.get("svname") not in ("FRONTEND", "BACKEND") and row.get("status") == "UP")
 
 
 def first_bytes(address, port):
