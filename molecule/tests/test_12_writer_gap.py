@@ -68,7 +68,10 @@ def test_the_writer_port_refuses_at_once_when_no_writer_is_up(lab):
     # Out of maintenance, the servers take their checks' state again: wait until every load balancer has exactly
     # one writer UP, as before the gap (a replica still UP there would take the next test's write).
     deadline = time.monotonic() + 30
-    while not all(len(writers_up(lab, lb)) == 1 for lb in lbs) or not first_bytes(lab.db_vip, lab.db_writer_port):
+    while True:
+        writers = {lb: writers_up(lab, lb) for lb in lbs}
+        if all(len(up) == 1 for up in writers.values()) and first_bytes(lab.db_vip, lab.db_writer_port):
+            break
         assert time.monotonic() < deadline, \
-            f"the writer backends did not come back to one UP server within 30 s of the gap: { {lb: writers_up(lab, lb) for lb in lbs} }"
+            f"the writer backends did not come back to one UP server within 30 s of the gap: {writers}"
         time.sleep(0.5)
