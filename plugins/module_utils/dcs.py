@@ -8,7 +8,7 @@ Why not a library: python3-etcd3 needs gRPC, and python3-etcd3gw 2.0 (Debian 12)
 on the requests session, where requests ignores it. The database manager must never hang on a
 call, so every request here has a hard timeout and fails over to the next endpoint. The API used
 (kv/range, kv/txn, kv/put, kv/deleterange, lease/grant, lease/keepalive, lease/revoke,
-maintenance/status) is etcd's documented gateway API.
+maintenance/status, cluster/member/list, add and remove) is etcd's documented gateway API.
 
 Only the standard library is used, so the manager runs with Debian's python3 alone.
 """
@@ -188,6 +188,39 @@ class Etcd:
                 single.call("maintenance/transfer-leadership", {"targetID": st["member_id"]})
                 return other
         return None
+
+    # -- membership ----------------------------------------------------------------------
+    def member_list(self):
+        """Every member: ID (a string: 64-bit integers come as strings), name ("" until it has
+        started), peerURLs, clientURLs."""
+        data = self.call("cluster/member/list", {})
+        return [{"ID": str(m.get("ID", "")), "name": m.get("name", ""), "peerURLs": m.get("peerURLs") or [],
+                 "clientURLs": m.get("clientURLs") or []} for m in data.get("members", [])]
+
+    def member_add(self, peer_url):
+        """Adds an unstarted member; returns the member list after the change."""
+        self.call("cluster/member/add", {"peerURLs": [peer_url]})
+        return self.member_list()
+
+    def member_remove(self, member_id):
+        self.call("cluster/member/remove", {"ID": str(member_id)})
+
+    def answering(self, members):
+        """IDs of the started members whose own client URLs answer a status request."""
+        ids = set()
+        for member in members:
+            urls = member.get("clientURLs") or []
+            if not member.get("name") or not urls:
+                continue
+            single = Etcd(urls, timeout=self.timeout)
+            single.context = self.context
+            try:
+                data = single.call("maintenance/status", {})
+            except DcsError:
+                continue
+            if str(data.get("header", {}).get("member_id", "")) == member["ID"]:
+                ids.add(member["ID"])
+        return ids
 
     # -- health --------------------------------------------------------------------------
     def member_status(self):

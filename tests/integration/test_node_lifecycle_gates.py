@@ -44,8 +44,8 @@ CASES = [
      "add_node.yml needs the inventory name of the host: -e ha_lamp_node=NAME (several: NAME,NAME) (got nothing)."),
     ("add_node.yml", [], ["-e", "ha_lamp_node=backup1"],
      "backup1 must be a host of loadbalancers, webservers or databases, and not of retired (it is in: backup, monitoring)."),
-    ("add_node.yml", [], ["-e", "ha_lamp_node=db1"],
-     "db1 is an etcd member (group dcs): change the etcd membership first as roles/etcd/README.md shows"),
+    ("replace_node.yml", [], ["-e", "ha_lamp_node=db3"],
+     "db3 is a GlusterFS brick host (group storage): replace its brick with gluster volume replace-brick first"),
     ("replace_node.yml", [], ["-e", "ha_lamp_node=web1"],
      "web1 is a GlusterFS brick host (group storage): replace its brick with gluster volume replace-brick first"),
     ("remove_node.yml", [], ["-e", "ha_lamp_node=web2"],
@@ -58,7 +58,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("playbook,edits,extra,expected", CASES,
-                         ids=["unknown-host", "no-name", "not-a-tier", "etcd-member", "brick-host", "not-retired",
+                         ids=["unknown-host", "no-name", "not-a-tier", "arbiter-host", "brick-host", "not-retired",
                               "one-rack-left", "one-of-two-unknown"])
 def test_refused_on_the_controller(tmp_path, playbook, edits, extra, expected):
     inv = inventory(tmp_path, *edits) if edits else LAB

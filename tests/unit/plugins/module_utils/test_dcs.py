@@ -418,3 +418,44 @@ def test_malformed_response_fails_over_to_the_next_endpoint(reply):
         client = dcs.Etcd([raw.endpoint, good.endpoint], timeout=2)
         assert client.get_prefix("/p/")[None] == 42
         assert client.preferred == 1
+
+
+# --- membership -----------------------------------------------------------------------------------
+
+MEMBER_LIST = {"header": {"member_id": "11"}, "members": [
+    {"ID": "11", "name": "db1", "peerURLs": ["https://10.0.0.31:2380"], "clientURLs": ["https://10.0.0.31:2379"]},
+    # an added member that has not started: no name, no client URLs (proto3 JSON leaves them out)
+    {"ID": "14", "peerURLs": ["https://10.0.0.34:2380"]},
+]}
+
+
+def test_member_list_normalises_unstarted_members():
+    with FakeEtcd({"/v3/cluster/member/list": MEMBER_LIST}) as fake:
+        members = dcs.Etcd([fake.endpoint], timeout=2).member_list()
+    assert members == [
+        {"ID": "11", "name": "db1", "peerURLs": ["https://10.0.0.31:2380"], "clientURLs": ["https://10.0.0.31:2379"]},
+        {"ID": "14", "name": "", "peerURLs": ["https://10.0.0.34:2380"], "clientURLs": []}]
+    assert fake.requests[0][:2] == ("/v3/cluster/member/list", {})
+
+
+def test_member_add_and_remove_send_the_gateway_bodies():
+    with FakeEtcd({"/v3/cluster/member/add": {"member": {"ID": "14"}}, "/v3/cluster/member/list": MEMBER_LIST,
+                   "/v3/cluster/member/remove": {"header": {}}}) as fake:
+        client = dcs.Etcd([fake.endpoint], timeout=2)
+        assert [m["ID"] for m in client.member_add("https://10.0.0.34:2380")] == ["11", "14"]
+        client.member_remove(14)
+    assert [r[:2] for r in fake.requests] == [
+        ("/v3/cluster/member/add", {"peerURLs": ["https://10.0.0.34:2380"]}),
+        ("/v3/cluster/member/list", {}),
+        ("/v3/cluster/member/remove", {"ID": "14"})]
+
+
+def test_answering_asks_each_started_member_its_own_id():
+    with FakeEtcd({"/v3/maintenance/status": {"header": {"member_id": "11"}}}) as up, \
+            FakeEtcd({"/v3/maintenance/status": {"header": {"member_id": "99"}}}) as other:
+        members = [{"ID": "11", "name": "db1", "clientURLs": [up.endpoint]},
+                   # answers, but as another member: not counted
+                   {"ID": "12", "name": "db2", "clientURLs": [other.endpoint]},
+                   {"ID": "13", "name": "db3", "clientURLs": ["http://127.0.0.1:%d" % closed_port()]},
+                   {"ID": "14", "name": "", "clientURLs": []}]
+        assert dcs.Etcd([up.endpoint], timeout=1).answering(members) == {"11"}
