@@ -50,13 +50,28 @@ step() {
   local key="$1" name="$2"; shift 2
   if [[ $mode == keys ]]; then all_steps+=("$key"); return; fi
   if ((${#selected[@]})) && [[ " ${selected[*]} " != *" $key "* ]]; then return; fi
-  local start=$SECONDS
+  local start=$SECONDS log="$logs/$key.log"
   printf '\n\033[1m==> %s\033[0m\n' "$name"
-  if "$@"; then
+  # The output goes to the terminal as it comes, and to a log the failure digest reads.
+  if "$@" 2>&1 | tee "$log"; then
     passed=$((passed + 1)); results+=("PASS  $(printf '%5ss' $((SECONDS - start)))  $name")
   else
     failed=$((failed + 1)); results+=("FAIL  $(printf '%5ss' $((SECONDS - start)))  $name")
+    failed_keys+=("$key")
   fi
+}
+
+# After the tally, what each failed step said when it failed: its error lines (Ansible's fatal results
+# and failed assertions, pytest's failures, ansible-test's errors), so that the end of a long CI log names
+# the cause; a step whose log has none of them shows its last lines. Retries ("FAILED - RETRYING") are
+# not failures and are left out.
+failure_digest() {
+  local key digest
+  for key in "${failed_keys[@]}"; do
+    printf '\n--- %s: the failure, from %s\n' "$key" "$logs/$key.log"
+    digest="$(grep -n -E -A 12 '^fatal: |^FAILED |^ERROR: |^E   |^\[ERROR\]' "$logs/$key.log" | grep -v 'FAILED - RETRYING' | tail -n 60)"
+    if [[ -n $digest ]]; then printf '%s\n' "$digest"; else tail -n 30 "$logs/$key.log"; fi
+  done
 }
 suite
 
@@ -66,7 +81,9 @@ for key in "${selected[@]}"; do
   [[ " ${all_steps[*]} " == *" $key "* ]] || { echo "unknown step '$key'; the steps are: ${all_steps[*]}" >&2; exit 2; }
 done
 
-passed=0 failed=0 results=()
+passed=0 failed=0 results=() failed_keys=()
+# Each step's output, kept for the failure digest (and for a look afterwards, outside the checkout).
+logs="$(mktemp -d /var/tmp/ha-lamp-suite.XXXXXX)"
 cleanup() {
   # Never leave lab containers or the lab network behind, whatever failed.
   ansible-playbook -i inventories/lab lab/destroy.yml >/dev/null 2>&1 || true
@@ -77,6 +94,7 @@ if ((${#selected[@]} == 0)) || [[ " ${selected[*]} " == *" molecule-"* ]]; then 
 mode=run
 suite
 
+failure_digest
 printf '\n%s\n' "${results[@]}"
-echo "suite: $passed passed, $failed failed"
+echo "suite: $passed passed, $failed failed; each step's output in $logs"
 [[ $failed -eq 0 ]]
