@@ -254,6 +254,26 @@ def switchover_check(view, target, leader):
     return None
 
 
+def switchover_unsettled(view, target):
+    """After a handover to `target`: what is still missing before the old primary may be taken down, or
+    None. The new primary must hold the leader key and take writes, and a replica must already follow
+    it: a restart of the old primary before then leaves the first commits without a semi-sync replica to
+    acknowledge them, and they wait out the semi-sync timeout."""
+    leader = leader_name(view)
+    if leader != target:
+        return "the leader key is held by %s, not %s" % (leader or "nobody", target)
+    report = (view["members"].get(target) or {}).get("value")
+    role = report.get("role") if isinstance(report, dict) else None
+    if role != "primary":
+        return "%s has not opened writes yet (role %s)" % (target, role)
+    followers = [n for n, kv in view["members"].items() if n != target and isinstance(kv.get("value"), dict)
+                 and kv["value"].get("role") == "replica" and kv["value"].get("source") == target
+                 and kv["value"].get("io_running") == "Yes"]
+    if not followers:
+        return "no replica replicates from %s yet" % target
+    return None
+
+
 def choose_switchover_target(view, leader):
     """The eligible replica that received the most (ties: name), or None."""
     eligible = sorted(n for n in view["members"] if switchover_check(view, n, leader) is None)

@@ -183,12 +183,23 @@ class Cluster:
         return entry
 
     def conn(self, node):
-        if node not in self.conns:
+        cached = self.conns.get(node)
+        if cached is None:
             self.conns[node] = pymysql.connect(
                 host=self.nodes[node], port=self.port, user=self.user, password=self.password,
                 connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, write_timeout=30,
                 autocommit=True, cursorclass=pymysql.cursors.DictCursor, ssl=self.ssl)
-        return self.conns[node]
+            return self.conns[node]
+        # The peer's MariaDB may have restarted since this connection was last used (a rolling restart,
+        # an upgrade). A statement sent on the dead socket fails only after it was sent ("2013 Lost
+        # connection during query"), and nobody can tell whether it ran; a ping finds out first and
+        # reconnects with the same settings.
+        try:
+            cached.ping(reconnect=True)
+        except Exception:
+            self.drop(node)
+            raise
+        return cached
 
     def drop(self, node):
         conn = self.conns.pop(node, None)

@@ -38,7 +38,8 @@ options:
         that received the most.
     type: str
   timeout:
-    description: Seconds to wait for a switchover's result.
+    description:
+      - Seconds to wait for a switchover: until the new primary takes writes and a replica follows it.
     type: float
     default: 30
 extends_documentation_fragment:
@@ -98,6 +99,14 @@ result:
   description: The switchover's result as the leader's manager wrote it.
   returned: when action is switchover
   type: dict
+handover_seconds:
+  description: Seconds from the request to the handed-over lease.
+  returned: when action is switchover
+  type: float
+seconds:
+  description: Seconds from the request until the new primary took writes and a replica followed it.
+  returned: when action is switchover
+  type: float
 """
 
 import time
@@ -105,7 +114,7 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.db_manager import (
-    choose_switchover_target, leader_name, parse_view, prefix_for, switchover_check)
+    choose_switchover_target, leader_name, parse_view, prefix_for, switchover_check, switchover_unsettled)
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.dcs import DcsError, Etcd, absent, put_op
 
 
@@ -142,10 +151,26 @@ def switchover(module, etcd, prefix, view):
             if not result.get("ok"):
                 module.fail_json(msg="switchover to %s failed: %s" % (target, result.get("reason")), result=result,
                                  **summary(view))
-            return dict(summary(view), result=result, changed=True, seconds=round(time.time() - started, 2))
+            return settled(module, etcd, prefix, target, result, started, deadline)
     module.fail_json(msg="switchover to %s: no result from the leader's manager within %ss" % (
         target, module.params["timeout"]), **summary(view))
     return None
+
+
+def settled(module, etcd, prefix, target, result, started, deadline):
+    """Return once the new primary takes writes and a replica follows it (callers restart the old
+    primary next), or fail at the deadline with what is missing."""
+    handed_over = round(time.time() - started, 2)
+    while True:
+        view = parse_view(etcd.get_prefix(prefix), prefix)
+        missing = switchover_unsettled(view, target)
+        if missing is None:
+            return dict(summary(view), result=result, changed=True, handover_seconds=handed_over,
+                        seconds=round(time.time() - started, 2))
+        if time.time() >= deadline:
+            module.fail_json(msg="switchover to %s: handed over in %ss, but after %ss %s" % (
+                target, handed_over, module.params["timeout"], missing), result=result, changed=True, **summary(view))
+        time.sleep(0.1)
 
 
 def main():

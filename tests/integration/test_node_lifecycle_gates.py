@@ -44,10 +44,11 @@ CASES = [
      "add_node.yml needs the inventory name of the host: -e ha_lamp_node=NAME (several: NAME,NAME) (got nothing)."),
     ("add_node.yml", [], ["-e", "ha_lamp_node=backup1"],
      "backup1 must be a host of loadbalancers, webservers or databases, and not of retired (it is in: backup, monitoring)."),
-    ("replace_node.yml", [], ["-e", "ha_lamp_node=db3"],
-     "db3 is a GlusterFS brick host (group storage): replace its brick with gluster volume replace-brick first"),
-    ("replace_node.yml", [], ["-e", "ha_lamp_node=web1"],
-     "web1 is a GlusterFS brick host (group storage): replace its brick with gluster volume replace-brick first"),
+    ("add_node.yml", ["--add", "webservers:web3:10.213.77.23:r3", "--add", "storage:web3:10.213.77.23:r3"],
+     ["-e", "ha_lamp_node=web3"],
+     "web3 is in the group storage: add_node.yml does not add a brick to the volume (replica 3 with an arbiter, "
+     "one brick per storage host). Move a brick to it with gluster volume replace-brick, or take it out of storage; "
+     "a dead brick host is rebuilt with replace_node.yml."),
     ("remove_node.yml", [], ["-e", "ha_lamp_node=web2"],
      "web2: remove_node.yml removes a host the inventory has already retired: move it out of storage, webservers into the group `retired`"),
     ("remove_node.yml", ["--retire", "web1"], ["-e", "ha_lamp_node=web1"],
@@ -58,7 +59,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("playbook,edits,extra,expected", CASES,
-                         ids=["unknown-host", "no-name", "not-a-tier", "arbiter-host", "brick-host", "not-retired",
+                         ids=["unknown-host", "no-name", "not-a-tier", "add-brick-host", "not-retired",
                               "one-rack-left", "one-of-two-unknown"])
 def test_refused_on_the_controller(tmp_path, playbook, edits, extra, expected):
     inv = inventory(tmp_path, *edits) if edits else LAB

@@ -628,6 +628,31 @@ def test_switchover_check_order():
         "db2: MariaDB is down"
 
 
+def handed_over_view(*reports, leader="db2"):
+    return view(*reports, leader=leader)
+
+
+@pytest.mark.parametrize("reports,leader,missing", [
+    # settled: db2 takes writes, db3 follows it (db1, the old primary, may still be repointing)
+    ([report("db1", role="candidate", source=None), report("db2", role="primary", source=None),
+      report("db3", source="db2")], "db2", None),
+    # the old primary following is enough (a two-node tier)
+    ([report("db1", source="db2"), report("db2", role="primary", source=None)], "db2", None),
+    ([report("db1", role="primary", source=None), report("db2")], "db1", "the leader key is held by db1, not db2"),
+    ([report("db1"), report("db2")], None, "the leader key is held by nobody, not db2"),
+    ([report("db1"), report("db2", role="candidate", source=None)], "db2", "db2 has not opened writes yet (role candidate)"),
+    ([report("db1")], "db2", "db2 has not opened writes yet (role None)"),
+    # replicas still on the old primary, one connecting, one down
+    ([report("db1", role="candidate", source=None), report("db2", role="primary", source=None),
+      report("db3", source="db1")], "db2", "no replica replicates from db2 yet"),
+    ([report("db2", role="primary", source=None), report("db3", source="db2", io_running="Connecting")],
+     "db2", "no replica replicates from db2 yet"),
+    ([report("db2", role="primary", source=None), report("db3", up=False)], "db2", "no replica replicates from db2 yet"),
+])
+def test_switchover_unsettled(reports, leader, missing):
+    assert dm.switchover_unsettled(handed_over_view(*reports, leader=leader), "db2") == missing
+
+
 def test_choose_switchover_target_most_received():
     v = switch_view(report("db2", "0-1-10"), report("db3", "0-1-9", io="0-1-12"), report("db4", "0-1-11"))
     assert dm.choose_switchover_target(v, "db1") == "db3"

@@ -67,3 +67,67 @@ def test_a_controller_without_pymysql_gets_the_install_hint(monkeypatch):
     assert str(raised.value) == (
         "PyMySQL is required on the host running mysql_promotion (the controller): "
         "pip install -r requirements.txt of the collection, or apt-get install python3-pymysql")
+
+
+# --- connections to the peers ---------------------------------------------------------------------------
+
+class FakeConnection:
+    """A PyMySQL connection's ping: reconnects as PyMySQL does, or fails as a down server does."""
+
+    def __init__(self, ping_error=None):
+        self.ping_error, self.pings, self.closed = ping_error, [], False
+
+    def ping(self, reconnect=True):
+        self.pings.append(reconnect)
+        if self.ping_error:
+            raise self.ping_error
+
+    def close(self):
+        self.closed = True
+
+
+class ConnectLog(list):
+    """The hosts pymysql.connect() was called for; .queue holds the connections it returns, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.queue = []
+
+
+@pytest.fixture(name="connects")
+def fixture_connects(monkeypatch):
+    made = ConnectLog()
+
+    class FakePyMySQL:
+        cursors = pr.pymysql.cursors
+
+        @staticmethod
+        def connect(**kwargs):
+            made.append(kwargs["host"])
+            return made.queue.pop(0)
+
+    monkeypatch.setattr(pr, "pymysql", FakePyMySQL)
+    return made
+
+
+def test_a_cached_connection_is_pinged_with_reconnect_before_reuse(connects):
+    cluster = pr.Cluster({"db1": "10.0.0.1"}, "manager", "pw")
+    first = FakeConnection()
+    connects.queue.append(first)
+    assert cluster.conn("db1") is first and first.pings == []
+    # A peer restarted in between: PyMySQL's ping(reconnect=True) reconnects the same object.
+    assert cluster.conn("db1") is first and first.pings == [True]
+    assert connects == ["10.0.0.1"]
+
+
+def test_a_peer_that_stays_down_raises_and_the_next_call_connects_afresh(connects):
+    cluster = pr.Cluster({"db2": "10.0.0.2"}, "manager", "pw")
+    down = FakeConnection(ping_error=OSError("(2003, \"Can't connect to MySQL server on '10.0.0.2'\")"))
+    fresh = FakeConnection()
+    connects.queue.extend([down, fresh])
+    cluster.conn("db2")
+    with pytest.raises(OSError) as err:
+        cluster.conn("db2")
+    assert str(err.value) == "(2003, \"Can't connect to MySQL server on '10.0.0.2'\")"
+    assert down.closed and "db2" not in cluster.conns
+    assert cluster.conn("db2") is fresh and connects == ["10.0.0.2", "10.0.0.2"]
