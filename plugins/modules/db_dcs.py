@@ -39,7 +39,7 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for a switchover: until the new primary takes writes and a replica follows it.
+      - Seconds to wait for a switchover, until the new primary takes writes and a replica follows it.
     type: float
     default: 30
 extends_documentation_fragment:
