@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, onprem.ha_lamp maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for module_utils/gluster_heal.py and the gluster_full_heal filter.
+"""Unit tests for module_utils/gluster_heal.py (the filter's wrapper: tests/unit/plugins/filter).
 
 The fixture is `gluster volume heal ha_lamp_uploads statistics` from the lab (GlusterFS 10.3) after a brick
 host was replaced: brick 2's self-heal daemon ran the full crawls, the first two failed 3 entries (the
@@ -12,9 +12,6 @@ import os
 from datetime import datetime
 
 import pytest
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.onprem.ha_lamp.plugins.filter.gluster_full_heal import FilterModule, gluster_full_heal
 from ansible_collections.onprem.ha_lamp.plugins.module_utils import gluster_heal as gh
 
 with open(os.path.join(os.path.dirname(__file__), "fixtures", "gluster_heal_statistics.txt"), encoding="utf-8") as f:
@@ -94,24 +91,3 @@ def test_parse_time():
     assert gh.parse_time(" Fri Dec  4 17:09:01 2026 ") == at("Fri Dec  4 17:09:01 2026")
     assert gh.parse_time("Crawl is in progress") is None
     assert gh.parse_time("") is None
-
-
-def test_filter_takes_a_command_start_and_counts_the_request_second():
-    assert FilterModule().filters()["gluster_full_heal"] is gluster_full_heal
-    # 17:08:36.9 on the leader: the crawl that started at 17:08:36 counts
-    assert gluster_full_heal(LAB, "2026-12-04 17:08:36.912345")["state"] == "done"
-    assert gluster_full_heal(LAB, "2026-12-04 17:07:12.000001")["state"] == "failed"
-
-
-@pytest.mark.parametrize("statistics,since,message", [
-    (None, "2026-12-04 17:08:36.912345",
-     "gluster_full_heal: the input must be the text of gluster volume heal VOL statistics, got NoneType"),
-    (LAB, "17:08:36", "gluster_full_heal: since must be a command result's start (YYYY-MM-DD HH:MM:SS.ffffff), got '17:08:36'"),
-    ("volume heal: failed", "2026-12-04 17:08:36.912345",
-     "gluster_full_heal: no 'Crawl statistics for brick no N' section in the output of gluster volume heal VOL "
-     "statistics: 'volume heal: failed'"),
-])
-def test_filter_errors(statistics, since, message):
-    with pytest.raises(AnsibleFilterError) as err:
-        gluster_full_heal(statistics, since)
-    assert str(err.value) == message
