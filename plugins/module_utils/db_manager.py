@@ -254,11 +254,12 @@ def switchover_check(view, target, leader):
     return None
 
 
-def switchover_unsettled(view, target):
-    """After a handover to `target`: what is still missing before the old primary may be taken down, or
-    None. The new primary must hold the leader key and take writes, and a replica must already follow
-    it: a restart of the old primary before then leaves the first commits without a semi-sync replica to
-    acknowledge them, and they wait out the semi-sync timeout."""
+def switchover_unsettled(view, target, previous=None):
+    """After a handover from `previous` to `target`: what is still missing before `previous` may be taken
+    down, or None. The new primary must hold the leader key and take writes, and a replica must already
+    follow it, one other than `previous` when the tier has another replica: commits wait for a semi-sync
+    replica's acknowledgement, so restarting `previous` while it is the only follower blocks them until
+    another replica has repointed."""
     leader = leader_name(view)
     if leader != target:
         return "the leader key is held by %s, not %s" % (leader or "nobody", target)
@@ -266,9 +267,13 @@ def switchover_unsettled(view, target):
     role = report.get("role") if isinstance(report, dict) else None
     if role != "primary":
         return "%s has not opened writes yet (role %s)" % (target, role)
-    followers = [n for n, kv in view["members"].items() if n != target and isinstance(kv.get("value"), dict)
-                 and kv["value"].get("role") == "replica" and kv["value"].get("source") == target
-                 and kv["value"].get("io_running") == "Yes"]
+    reports = {n: kv.get("value") for n, kv in view["members"].items() if n != target and isinstance(kv.get("value"), dict)}
+    followers = [n for n, r in reports.items()
+                 if r.get("role") == "replica" and r.get("source") == target and r.get("io_running") == "Yes"]
+    # The other replicas (a quarantined or down node never follows anyone): one of them must follow.
+    others = [n for n, r in reports.items() if n != previous and r.get("mariadb") == "up" and r.get("role") == "replica"]
+    if previous and others and not set(followers) - {previous}:
+        return "no replica besides %s replicates from %s yet (replicas: %s)" % (previous, target, ", ".join(sorted(others)))
     if not followers:
         return "no replica replicates from %s yet" % target
     return None

@@ -39,7 +39,8 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for a switchover, until the new primary takes writes and a replica follows it.
+      - Seconds to wait for a switchover, until the new primary takes writes and a replica follows it (one other
+        than the old primary, when the tier has another replica).
     type: float
     default: 30
 extends_documentation_fragment:
@@ -151,19 +152,19 @@ def switchover(module, etcd, prefix, view):
             if not result.get("ok"):
                 module.fail_json(msg="switchover to %s failed: %s" % (target, result.get("reason")), result=result,
                                  **summary(view))
-            return settled(module, etcd, prefix, target, result, started, deadline)
+            return settled(module, etcd, prefix, target, leader, result, started, deadline)
     module.fail_json(msg="switchover to %s: no result from the leader's manager within %ss" % (
         target, module.params["timeout"]), **summary(view))
     return None
 
 
-def settled(module, etcd, prefix, target, result, started, deadline):
-    """Return once the new primary takes writes and a replica follows it (callers restart the old
-    primary next), or fail at the deadline with what is missing."""
+def settled(module, etcd, prefix, target, previous, result, started, deadline):
+    """Return once the new primary takes writes and a replica follows it, one other than the old primary
+    when there is one (callers restart the old primary next), or fail at the deadline with what is missing."""
     handed_over = round(time.time() - started, 2)
     while True:
         view = parse_view(etcd.get_prefix(prefix), prefix)
-        missing = switchover_unsettled(view, target)
+        missing = switchover_unsettled(view, target, previous)
         if missing is None:
             return dict(summary(view), result=result, changed=True, handover_seconds=handed_over,
                         seconds=round(time.time() - started, 2))

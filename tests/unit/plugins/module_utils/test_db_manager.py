@@ -636,21 +636,35 @@ def handed_over_view(*reports, leader="db2"):
     # settled: db2 takes writes, db3 follows it (db1, the old primary, may still be repointing)
     ([report("db1", role="candidate", source=None), report("db2", role="primary", source=None),
       report("db3", source="db2")], "db2", None),
-    # the old primary following is enough (a two-node tier)
+    # the old primary following is enough in a two-node tier
     ([report("db1", source="db2"), report("db2", role="primary", source=None)], "db2", None),
+    # ... but not while another live replica still follows the old primary
+    ([report("db1", source="db2"), report("db2", role="primary", source=None), report("db3", source="db1")], "db2",
+     "no replica besides db1 replicates from db2 yet (replicas: db3)"),
+    # a down or quarantined third node is not waited for
+    ([report("db1", source="db2"), report("db2", role="primary", source=None), report("db3", up=False)], "db2", None),
+    ([report("db1", source="db2"), report("db2", role="primary", source=None),
+      report("db3", role="quarantined", source=None)], "db2", None),
     ([report("db1", role="primary", source=None), report("db2")], "db1", "the leader key is held by db1, not db2"),
     ([report("db1"), report("db2")], None, "the leader key is held by nobody, not db2"),
     ([report("db1"), report("db2", role="candidate", source=None)], "db2", "db2 has not opened writes yet (role candidate)"),
     ([report("db1")], "db2", "db2 has not opened writes yet (role None)"),
-    # replicas still on the old primary, one connecting, one down
     ([report("db1", role="candidate", source=None), report("db2", role="primary", source=None),
-      report("db3", source="db1")], "db2", "no replica replicates from db2 yet"),
-    ([report("db2", role="primary", source=None), report("db3", source="db2", io_running="Connecting")],
-     "db2", "no replica replicates from db2 yet"),
-    ([report("db2", role="primary", source=None), report("db3", up=False)], "db2", "no replica replicates from db2 yet"),
+      report("db3", source="db1")], "db2", "no replica besides db1 replicates from db2 yet (replicas: db3)"),
+    ([report("db1", up=False), report("db2", role="primary", source=None), report("db3", source="db2", io_running="Connecting")],
+     "db2", "no replica besides db1 replicates from db2 yet (replicas: db3)"),
+    ([report("db1", up=False), report("db2", role="primary", source=None), report("db3", up=False)], "db2",
+     "no replica replicates from db2 yet"),
 ])
 def test_switchover_unsettled(reports, leader, missing):
-    assert dm.switchover_unsettled(handed_over_view(*reports, leader=leader), "db2") == missing
+    assert dm.switchover_unsettled(handed_over_view(*reports, leader=leader), "db2", "db1") == missing
+
+
+def test_switchover_unsettled_without_the_old_primary_named():
+    v = handed_over_view(report("db2", role="primary", source=None), report("db3", source="db2"))
+    assert dm.switchover_unsettled(v, "db2") is None
+    v = handed_over_view(report("db2", role="primary", source=None), report("db3", source="db1"))
+    assert dm.switchover_unsettled(v, "db2") == "no replica replicates from db2 yet"
 
 
 def test_choose_switchover_target_most_received():
