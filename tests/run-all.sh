@@ -45,21 +45,11 @@ molecule_test() {
   done
 }
 
-# The steps that need no lab. In a whole-suite run they go beside the lab steps, in one background run of
-# this script (in their order, at the lowest CPU and I/O priority): the Molecule scenarios spend most of their
-# wall time waiting on containers, drills and load windows, and these steps fill that time instead of
-# adding about 10 minutes before the lab starts. HA_LAMP_SUITE_SERIAL=1 runs everything in order instead.
-beside_lab=(promtool sanity units core-range controller-py313 docs validator-bench collection-install importer ee)
-
 mode=keys all_steps=()
 step() {
   local key="$1" name="$2"; shift 2
   if [[ $mode == keys ]]; then all_steps+=("$key"); return; fi
   if ((${#selected[@]})) && [[ " ${selected[*]} " != *" $key "* ]]; then return; fi
-  if [[ $beside_wanted == 1 && " ${beside_lab[*]} " == *" $key "* ]]; then
-    [[ -n $beside_pid ]] || start_beside_lab
-    return
-  fi
   local start=$SECONDS log="$logs/$key.log"
   printf '\n\033[1m==> %s\033[0m\n' "$name"
   # The output goes to the terminal as it comes, and to a log the failure digest reads.
@@ -83,29 +73,6 @@ failure_digest() {
     if [[ -n $digest ]]; then printf '%s\n' "$digest"; else tail -n 30 "$logs/$key.log"; fi
   done
 }
-# Starts the steps that need no lab in the background, at the first of them.
-start_beside_lab() {
-  printf '\n\033[1m==> beside the lab steps, in the background (lowest priority): %s\033[0m\n' "${beside_lab[*]}"
-  printf '    their output follows the lab steps; it is written to %s as it comes\n' "$logs/beside-lab.log"
-  beside_start=$SECONDS
-  nice -n 19 ionice -c 2 -n 7 bash "$0" "${beside_lab[@]}" > "$logs/beside-lab.log" 2>&1 &
-  beside_pid=$!
-}
-
-# Waits for the background steps, shows their output, and counts their results as this run's.
-finish_beside_lab() {
-  [[ -n $beside_pid ]] || return 0
-  wait "$beside_pid"
-  printf '\n\033[1m==> the steps beside the lab (finished %ss after they started)\033[0m\n' $((SECONDS - beside_start))
-  cat "$logs/beside-lab.log"
-  local line
-  while IFS= read -r line; do
-    results+=("$line (beside the lab)")
-    if [[ $line == PASS* ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-  done < <(grep -E '^(PASS|FAIL) ' "$logs/beside-lab.log")
-  # A background run that died before its tally counts as one failure.
-  grep -q '^suite: ' "$logs/beside-lab.log" || { failed=$((failed + 1)); results+=("FAIL  the steps beside the lab: no tally"); }
-}
 suite
 
 selected=("$@")
@@ -124,11 +91,8 @@ cleanup() {
 # Only a run with a Molecule step owns the lab: `./labctl test pytest` leaves a running lab alone.
 if ((${#selected[@]} == 0)) || [[ " ${selected[*]} " == *" molecule-"* ]]; then trap cleanup EXIT; fi
 
-beside_pid="" beside_wanted=0
-((${#selected[@]} == 0)) && [[ ${HA_LAMP_SUITE_SERIAL:-0} != 1 ]] && beside_wanted=1
 mode=run
 suite
-finish_beside_lab
 
 failure_digest
 printf '\n%s\n' "${results[@]}"
