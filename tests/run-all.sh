@@ -7,6 +7,8 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo" || exit 1
 export ANSIBLE_CONFIG="$repo/ansible.cfg" CONTAINERS_CONF="$repo/lab/containers.conf"
 export PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+# shellcheck source=tests/lib/idle_cgroup.sh
+source tests/lib/idle_cgroup.sh
 
 # The suite, in order. Each step is declared once, here: a first pass over it only collects the keys
 # that `./labctl test KEY...` accepts, the second runs the steps.
@@ -45,11 +47,23 @@ molecule_test() {
   done
 }
 
+# The steps that need no lab. In a whole-suite run they run beside the Molecule scenarios, in one background
+# run of this script in an idle CPU cgroup (tests/lib/idle_cgroup.sh): the scenarios leave the CPU idle while
+# they wait on failovers, timeouts and the drills' bounded probes, and these steps use only that time instead
+# of adding about 12 minutes before the lab starts. The fast checks that catch most mistakes (lint, pytest,
+# promtool, the collection build) still run first. HA_LAMP_SUITE_SERIAL=1 runs every step in order instead,
+# and so does a host where no idle cgroup can be made.
+beside_lab=(sanity units core-range controller-py313 docs validator-bench importer ee)
+
 mode=keys all_steps=()
 step() {
   local key="$1" name="$2"; shift 2
   if [[ $mode == keys ]]; then all_steps+=("$key"); return; fi
   if ((${#selected[@]})) && [[ " ${selected[*]} " != *" $key "* ]]; then return; fi
+  if [[ $beside_wanted == 1 && " ${beside_lab[*]} " == *" $key "* ]]; then
+    [[ -n $beside_pid ]] || start_beside_lab
+    [[ -z $beside_pid ]] || return 0
+  fi
   local start=$SECONDS log="$logs/$key.log"
   printf '\n\033[1m==> %s\033[0m\n' "$name"
   # The output goes to the terminal as it comes, and to a log the failure digest reads.
@@ -73,6 +87,47 @@ failure_digest() {
     if [[ -n $digest ]]; then printf '%s\n' "$digest"; else tail -n 30 "$logs/$key.log"; fi
   done
 }
+# Starts the steps that need no lab in the background, at the first of them; when no idle cgroup can be made,
+# says so and leaves beside_pid empty (the steps then run in order, here).
+start_beside_lab() {
+  if ! idle_cgroup_make; then
+    echo "(no idle CPU cgroup on this host: the steps that need no lab run in order, before the lab)"
+    beside_wanted=0
+    return
+  fi
+  printf '\n\033[1m==> beside the lab, in the background at idle CPU priority: %s\033[0m\n' "${beside_lab[*]}"
+  printf '    their output follows the lab steps; it is written to %s as it comes\n' "$logs/beside-lab.log"
+  beside_start=$SECONDS
+  # setsid: its own process group, which the exit trap can stop as a whole. The shell enters the cgroup, then
+  # becomes the background run (exec keeps its PID, hence its cgroup).
+  # shellcheck disable=SC2016  # expanded by that shell
+  setsid bash -c 'source tests/lib/idle_cgroup.sh
+                  idle_cgroup_enter || echo "(could not enter the idle CPU cgroup: these steps run at normal priority)"
+                  HA_LAMP_PODMAN_CGROUP_PARENT="/$idle_cgroup_name" exec bash tests/run-all.sh "$@"' \
+    beside-lab "${beside_lab[@]}" > "$logs/beside-lab.log" 2>&1 &
+  beside_pid=$!
+}
+
+# Waits for the background steps, shows their output, and counts their results as this run's.
+finish_beside_lab() {
+  [[ -n $beside_pid ]] || return 0
+  wait "$beside_pid"
+  beside_pid=""
+  printf '\n\033[1m==> the steps beside the lab (finished %ss after they started)\033[0m\n' $((SECONDS - beside_start))
+  cat "$logs/beside-lab.log"
+  local line
+  while IFS= read -r line; do
+    results+=("$line (beside the lab)")
+    if [[ $line == PASS* ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  done < <(grep -E '^(PASS|FAIL) ' "$logs/beside-lab.log")
+  # A background run that died before its tally counts as one failure.
+  grep -q '^suite: ' "$logs/beside-lab.log" || { failed=$((failed + 1)); results+=("FAIL  the steps beside the lab: no tally"); }
+  # The failure digest then reads the background run's log, which holds its own digest.
+  if grep -q '^FAIL ' "$logs/beside-lab.log" || ! grep -q '^suite: ' "$logs/beside-lab.log"; then
+    failed_keys+=(beside-lab)
+  fi
+  idle_cgroup_remove
+}
 suite
 
 selected=("$@")
@@ -85,14 +140,18 @@ passed=0 failed=0 results=() failed_keys=()
 # Each step's output, kept for the failure digest (and for a look afterwards, outside the checkout).
 logs="$(mktemp -d /var/tmp/ha-lamp-suite.XXXXXX)"
 cleanup() {
-  # Never leave lab containers or the lab network behind, whatever failed.
+  # Never leave lab containers or the lab network behind, whatever failed; nor the background steps.
+  [[ -z $beside_pid ]] || kill -- "-$beside_pid" 2>/dev/null
   ansible-playbook -i inventories/lab lab/destroy.yml >/dev/null 2>&1 || true
 }
 # Only a run with a Molecule step owns the lab: `./labctl test pytest` leaves a running lab alone.
 if ((${#selected[@]} == 0)) || [[ " ${selected[*]} " == *" molecule-"* ]]; then trap cleanup EXIT; fi
 
+beside_pid="" beside_wanted=0
+((${#selected[@]} == 0)) && [[ ${HA_LAMP_SUITE_SERIAL:-0} != 1 ]] && beside_wanted=1
 mode=run
 suite
+finish_beside_lab
 
 failure_digest
 printf '\n%s\n' "${results[@]}"
