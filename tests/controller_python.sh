@@ -34,9 +34,8 @@ readonly test_image="localhost/ha-lamp-ansible-test:$release"
 readonly ca_dir="${HA_LAMP_EE_CA_DIR:-/usr/local/share/ca-certificates}"
 readonly container="ha-lamp-controller-py${python_version//./}-$$"
 start=$SECONDS
-# tests/run-all.sh names a parent cgroup when this runs beside the lab (an idle CPU cgroup: containers are not
-# children of their caller's cgroup).
-podman_cgroup=(${HA_LAMP_PODMAN_CGROUP_PARENT:+"--cgroup-parent=$HA_LAMP_PODMAN_CGROUP_PARENT"})
+# shellcheck source=tests/lib/idle_cgroup.sh
+source "$repo/tests/lib/idle_cgroup.sh"   # podman_run_cgroup, podman_build_cgroup: beside the lab, its idle cgroup
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { echo "controller_python.sh: $*" >&2; exit 2; }
@@ -72,7 +71,7 @@ if [[ "$current" == "$recipe" ]]; then
 else
   old_id="$(podman image inspect --format '{{.Id}}' "$test_image" 2>/dev/null || true)"
   echo "building (recipe $recipe, $ansible_core) ..."
-  podman build "${podman_cgroup[@]}" --pull=never --layers=false --label "ha_lamp.ansible_test.recipe=$recipe" \
+  podman build "${podman_build_cgroup[@]}" --pull=never --layers=false --label "ha_lamp.ansible_test.recipe=$recipe" \
     --build-arg "DEBIAN_IMAGE=$debian_image" --build-arg "ANSIBLE_CORE=$ansible_core" \
     -f "$context/Containerfile" -t "$test_image" "$context" >"$work/build.log" 2>&1 ||
     { tail -n 40 "$work/build.log" >&2; die "the image build failed (log above)"; }
@@ -106,7 +105,7 @@ for run in "${runs[@]}"; do
 done
 # Default network (podman's own bridge), no ports, no lab labels: the lab network is never joined.
 # shellcheck disable=SC2016  # expanded in the container
-podman run "${podman_cgroup[@]}" --rm --name "$container" --network podman "${mounts[@]}" -w "$repo" \
+podman run "${podman_run_cgroup[@]}" --rm --name "$container" --network podman "${mounts[@]}" -w "$repo" \
   -e ANSIBLE_TEST=/opt/ansible-core/bin/ansible-test -e ANSIBLE_TEST_PYTHON="$python_version" \
   "$test_image" bash -c '
     failed=0 results=()

@@ -42,9 +42,8 @@ readonly ca_dir="${HA_LAMP_EE_CA_DIR:-/usr/local/share/ca-certificates}"
 readonly bad_inventory="inventories/examples/bad_single_webserver"
 readonly bad_finding="TIER_TOO_FEW_HOSTS webservers: only web1"
 
-# tests/run-all.sh names a parent cgroup when this runs beside the lab (an idle CPU cgroup: containers are not
-# children of their caller's cgroup).
-podman_cgroup=(${HA_LAMP_PODMAN_CGROUP_PARENT:+"--cgroup-parent=$HA_LAMP_PODMAN_CGROUP_PARENT"})
+# shellcheck source=tests/lib/idle_cgroup.sh
+source "$repo/tests/lib/idle_cgroup.sh"   # podman_run_cgroup, podman_build_cgroup: beside the lab, its idle cgroup
 work="$(mktemp -d /var/tmp/ha-lamp-ee.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
@@ -93,7 +92,7 @@ if [[ "$current" == "$recipe" ]]; then
   echo "up to date (recipe $recipe)"
 else
   echo "building (recipe $recipe) ..."
-  podman build "${podman_cgroup[@]}" --pull=never --layers=false --label "ha_lamp.ee_base.recipe=$recipe" \
+  podman build "${podman_build_cgroup[@]}" --pull=never --layers=false --label "ha_lamp.ee_base.recipe=$recipe" \
     -f "$context/base.Containerfile" -t "$base_image" "$context" > "$work/base-build.log" 2>&1 \
     || { tail -n 40 "$work/base-build.log" >&2; die "the base image build failed (log above)"; }
   echo "built $base_image"
@@ -133,7 +132,7 @@ if ! "$venv/bin/ansible-builder" build -v 3 \
     --build-arg PYPKG=python3 \
     --build-arg PYCMD=/usr/local/sbin/ee-python3 \
     --build-arg PKGMGR=/usr/local/sbin/ee-pkgmgr \
-    --extra-build-cli-args="--pull=never${podman_cgroup[*]:+ ${podman_cgroup[*]}}" 2>&1 | awk '{ print strftime("%H:%M:%S"), $0; fflush() }' > "$build_log"; then
+    --extra-build-cli-args="--pull=never${podman_build_cgroup[*]:+ ${podman_build_cgroup[*]}}" 2>&1 | awk '{ print strftime("%H:%M:%S"), $0; fflush() }' > "$build_log"; then
   tail -n 60 "$build_log" >&2
   die "ansible-builder build failed (last lines above)"
 fi
@@ -171,7 +170,7 @@ cfg_collections_path="$(sed -n 's/^collections_path *= *//p' ansible.cfg)"
 ee_run() {
   local stdin=()
   if [[ "$1" == --stdin ]]; then stdin=(-i); shift; fi
-  podman run "${podman_cgroup[@]}" --rm "${stdin[@]}" --network none \
+  podman run "${podman_run_cgroup[@]}" --rm "${stdin[@]}" --network none \
     -v "$project:/runner/project:ro,Z" -w /runner/project \
     -e "ANSIBLE_COLLECTIONS_PATH=/runner/requirements_collections:${cfg_collections_path:+$cfg_collections_path:}~/.ansible/collections:/usr/share/ansible/collections" \
     -e ANSIBLE_NOCOLOR=1 -e ANSIBLE_FORCE_COLOR=0 \

@@ -21,6 +21,7 @@ import base64
 import json
 import socket
 import ssl
+import threading
 
 try:
     from http.client import HTTPConnection, HTTPException, HTTPSConnection
@@ -28,6 +29,11 @@ try:
 except ImportError:  # pragma: no cover
     HTTPConnection = HTTPSConnection = urlsplit = None
     HTTPException = OSError
+
+
+# How a kept-alive connection that the server closed while it was idle fails on its next request (http.client's
+# RemoteDisconnected is a ConnectionResetError; over TLS the closed connection can show as an unexpected EOF).
+CLOSED_WHILE_IDLE = (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError)
 
 
 class DcsError(Exception):
@@ -98,23 +104,59 @@ class Etcd:
             if cert_file:
                 self.context.load_cert_chain(cert_file, key_file)
         self.preferred = 0
+        self._local = threading.local()
+
+    def _connection(self, endpoint):
+        """This thread's connection to the endpoint, opened on its first request and kept alive after it."""
+        connections = self._local.__dict__.setdefault("connections", {})
+        if endpoint not in connections:
+            url = urlsplit(endpoint)
+            if url.scheme == "https":
+                connections[endpoint] = HTTPSConnection(url.hostname, url.port, timeout=self.timeout,
+                                                        context=self.context)
+            else:
+                connections[endpoint] = HTTPConnection(url.hostname, url.port, timeout=self.timeout)
+        return connections[endpoint]
+
+    def _drop(self, endpoint):
+        connection = self._local.__dict__.get("connections", {}).pop(endpoint, None)
+        if connection is not None:
+            connection.close()
 
     def post(self, endpoint, path, payload):
-        """One POST on a fresh connection: (status, body bytes). http.client directly, not urllib: the
-        manager must reach etcd itself, never through an http(s)_proxy from its environment, and every
-        step (connect, TLS handshake with the client certificate, read) is bounded by the timeout."""
-        url = urlsplit(endpoint)
-        if url.scheme == "https":
-            conn = HTTPSConnection(url.hostname, url.port, timeout=self.timeout, context=self.context)
-        else:
-            conn = HTTPConnection(url.hostname, url.port, timeout=self.timeout)
+        """One POST: (status, body bytes). http.client directly, not urllib: the manager must reach etcd
+        itself, never through an http(s)_proxy from its environment, and every step (connect, TLS handshake
+        with the client certificate, read) is bounded by the timeout.
+
+        The connection is kept alive for the next call (one per endpoint and thread: the manager's main
+        loop and its lease renewer call at once), so that the manager's five calls a second do not each
+        cost a TLS handshake with a client certificate, on its side and on etcd's. A kept-alive connection
+        that etcd closed while it was idle fails at once on its next request (closed, reset, broken pipe),
+        before etcd could read it: that request goes once more on a new connection. Any other failure
+        drops the connection."""
+        url_path = urlsplit(endpoint).path.rstrip("/") + path
+        connection = self._connection(endpoint)
+        reused = connection.sock is not None
         try:
-            conn.request("POST", url.path.rstrip("/") + path, body=payload,
-                         headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+            return self._post_once(connection, url_path, payload)
+        except CLOSED_WHILE_IDLE:
+            self._drop(endpoint)
+            if not reused:
+                raise
+        except Exception:
+            self._drop(endpoint)
+            raise
+        try:
+            return self._post_once(self._connection(endpoint), url_path, payload)
+        except Exception:
+            self._drop(endpoint)
+            raise
+
+    @staticmethod
+    def _post_once(connection, url_path, payload):
+        connection.request("POST", url_path, body=payload, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.read()
 
     def call(self, path, body):
         errors = []

@@ -60,3 +60,11 @@ idle_cgroup_remove() {
   done
   return 0
 }
+
+# The podman options for a step that runs in the cgroup: tests/run-all.sh names its path for the steps beside the lab
+# in HA_LAMP_PODMAN_CGROUP_PARENT (empty otherwise: no option). `podman run` takes it as the parent of the container's
+# own cgroup; `podman build` makes it the cgroup of each RUN step itself, which must then be a leaf.
+# shellcheck disable=SC2034  # for the scripts that source this file
+podman_run_cgroup=(${HA_LAMP_PODMAN_CGROUP_PARENT:+"--cgroup-parent=$HA_LAMP_PODMAN_CGROUP_PARENT"})
+# shellcheck disable=SC2034  # for the scripts that source this file
+podman_build_cgroup=(${HA_LAMP_PODMAN_CGROUP_PARENT:+"--cgroup-parent=$HA_LAMP_PODMAN_CGROUP_PARENT/build"})

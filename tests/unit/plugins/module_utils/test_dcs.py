@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
 
@@ -215,10 +215,13 @@ class FakeEtcd:
             def log_message(self, fmt, *args):
                 pass
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = self.make_server(Handler)
         self.endpoint = "http://127.0.0.1:%d" % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
                                        daemon=True)
+
+    def make_server(self, handler):
+        return HTTPServer(("127.0.0.1", 0), handler)
 
     def __enter__(self):
         self.thread.start()
@@ -459,3 +462,90 @@ def test_answering_asks_each_started_member_its_own_id():
                    {"ID": "13", "name": "db3", "clientURLs": ["http://127.0.0.1:%d" % closed_port()]},
                    {"ID": "14", "name": "", "clientURLs": []}]
         assert dcs.Etcd([up.endpoint], timeout=1).answering(members) == {"11"}
+
+
+# --- kept-alive connections -----------------------------------------------------------------------
+
+class KeepAliveEtcd(FakeEtcd):
+    """FakeEtcd over HTTP/1.1 (connections kept alive, one thread each), counting the connections it
+    accepted; with close_after_each, it closes every connection after its response without saying so, as a
+    server closes an idle connection."""
+
+    def __init__(self, responses, close_after_each=False):
+        self.connections = 0
+        self.close_after_each = close_after_each
+        super().__init__(responses)
+
+    def make_server(self, handler):
+        fake = self
+
+        class KeepAliveHandler(handler):
+            protocol_version = "HTTP/1.1"
+
+            def handle(self):
+                fake.connections += 1
+                if fake.close_after_each:
+                    self.handle_one_request()
+                else:
+                    super().handle()
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+        server.daemon_threads, server.block_on_close = True, False  # kept-alive clients never hang up
+        return server
+
+
+def test_calls_reuse_one_connection():
+    with KeepAliveEtcd({"/v3/kv/range": RANGE_RESPONSE}) as fake:
+        client = dcs.Etcd([fake.endpoint], timeout=2)
+        for _ in range(5):
+            assert client.get_prefix("/p/")[None] == 42
+    assert fake.connections == 1 and len(fake.requests) == 5
+
+
+def test_a_connection_closed_while_idle_is_reopened_on_the_same_endpoint():
+    with KeepAliveEtcd({"/v3/kv/range": RANGE_RESPONSE}, close_after_each=True) as fake:
+        client = dcs.Etcd([fake.endpoint], timeout=2)
+        for _ in range(3):
+            assert client.get_prefix("/p/")[None] == 42
+            time.sleep(0.05)  # the server has closed the connection by the next call
+    assert fake.connections == 3 and len(fake.requests) == 3
+    assert client.preferred == 0
+
+
+def test_a_connection_that_failed_is_not_used_again():
+    with KeepAliveEtcd({"/v3/kv/range": "<html>proxy</html>"}) as fake:
+        client = dcs.Etcd([fake.endpoint], timeout=2)
+        with pytest.raises(dcs.DcsError):
+            client.get_prefix("/p/")
+        assert fake.connections == 1
+        fake.responses["/v3/kv/range"] = (503, "unavailable")
+        with pytest.raises(dcs.DcsError) as err:
+            client.get_prefix("/p/")
+    # an answer that is not JSON is read in full, so its connection stays usable; an HTTP error too
+    assert str(err.value) == "etcd unreachable: %s: HTTP 503 unavailable" % fake.endpoint
+    assert fake.connections == 1
+
+
+def test_a_timed_out_connection_is_dropped():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    endpoint = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        client = dcs.Etcd([endpoint], timeout=0.2)
+        with pytest.raises(dcs.DcsError):
+            client.get_prefix("/p/")
+        assert client._local.connections == {}  # pylint: disable=protected-access
+    finally:
+        listener.close()
+
+
+def test_each_thread_has_its_own_connection():
+    with KeepAliveEtcd({"/v3/kv/range": RANGE_RESPONSE}) as fake:
+        client = dcs.Etcd([fake.endpoint], timeout=2)
+        client.get_prefix("/p/")
+        other = threading.Thread(target=client.get_prefix, args=("/p/",))
+        other.start()
+        other.join(5)
+        client.get_prefix("/p/")
+    assert fake.connections == 2 and len(fake.requests) == 3

@@ -110,12 +110,21 @@ def fixture_connects(monkeypatch):
     return made
 
 
-def test_a_cached_connection_is_pinged_with_reconnect_before_reuse(connects):
+def idle(cluster, node):
+    """As if the node's connection had last been used longer ago than PING_AFTER_IDLE_S."""
+    cluster.conn_used[node] -= pr.PING_AFTER_IDLE_S + 1
+
+
+def test_a_cached_connection_is_pinged_with_reconnect_when_it_was_idle(connects):
     cluster = pr.Cluster({"db1": "10.0.0.1"}, "manager", "pw")
     first = FakeConnection()
     connects.queue.append(first)
     assert cluster.conn("db1") is first and first.pings == []
-    # A peer restarted in between: PyMySQL's ping(reconnect=True) reconnects the same object.
+    # Used again at once (the manager's own reads, several a second): no ping.
+    assert cluster.conn("db1") is first and first.pings == []
+    # Idle for a while: the peer may have restarted; PyMySQL's ping(reconnect=True) reconnects the same object.
+    idle(cluster, "db1")
+    assert cluster.conn("db1") is first and first.pings == [True]
     assert cluster.conn("db1") is first and first.pings == [True]
     assert connects == ["10.0.0.1"]
 
@@ -126,6 +135,7 @@ def test_a_peer_that_stays_down_raises_and_the_next_call_connects_afresh(connect
     fresh = FakeConnection()
     connects.queue.extend([down, fresh])
     cluster.conn("db2")
+    idle(cluster, "db2")
     with pytest.raises(OSError) as err:
         cluster.conn("db2")
     assert str(err.value) == "(2003, \"Can't connect to MySQL server on '10.0.0.2'\")"
