@@ -149,6 +149,7 @@ def utcnow():
 # statement; the manager's own reads come every 0.2-0.25 s and go without.
 PING_AFTER_IDLE_S = 2.0
 
+
 class Cluster:
     """Connections to the database nodes by name, plus the step log."""
 

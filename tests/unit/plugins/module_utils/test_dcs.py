@@ -499,7 +499,7 @@ class KeepAliveEtcd(FakeEtcd):
 def test_calls_reuse_one_connection():
     with KeepAliveEtcd({"/v3/kv/range": RANGE_RESPONSE}) as fake:
         client = dcs.Etcd([fake.endpoint], timeout=2)
-        for _ in range(5):
+        for _round in range(5):
             assert client.get_prefix("/p/")[None] == 42
     assert fake.connections == 1 and len(fake.requests) == 5
 
@@ -507,7 +507,7 @@ def test_calls_reuse_one_connection():
 def test_a_connection_closed_while_idle_is_reopened_on_the_same_endpoint():
     with KeepAliveEtcd({"/v3/kv/range": RANGE_RESPONSE}, close_after_each=True) as fake:
         client = dcs.Etcd([fake.endpoint], timeout=2)
-        for _ in range(3):
+        for _round in range(3):
             assert client.get_prefix("/p/")[None] == 42
             time.sleep(0.05)  # the server has closed the connection by the next call
     assert fake.connections == 3 and len(fake.requests) == 3
