@@ -116,13 +116,16 @@ finish_beside_lab() {
   printf '\n\033[1m==> the steps beside the lab (finished %ss after they started)\033[0m\n' $((SECONDS - beside_start))
   cat "$logs/beside-lab.log"
   local line beside_failed=0
-  while IFS= read -r line; do
-    results+=("$line (beside the lab)")
-    if [[ $line == PASS* ]]; then passed=$((passed + 1)); else failed=$((failed + 1)) beside_failed=1; fi
-  done < <(cat "$logs/beside-lab.results" 2>/dev/null)
-  # A background run that died before its tally counts as one failure.
-  [[ -s "$logs/beside-lab.results" ]] ||
-    { failed=$((failed + 1)) beside_failed=1; results+=("FAIL  the steps beside the lab: no tally"); }
+  if [[ -s "$logs/beside-lab.results" ]]; then
+    while IFS= read -r line; do
+      results+=("$line (beside the lab)")
+      if [[ $line == PASS* ]]; then passed=$((passed + 1)); else failed=$((failed + 1)) beside_failed=1; fi
+    done < "$logs/beside-lab.results"
+  else
+    # A background run that died before its tally counts as one failure.
+    failed=$((failed + 1)) beside_failed=1
+    results+=("FAIL  the steps beside the lab: no tally")
+  fi
   # The failure digest then reads the background run's log, which holds its own digest.
   ((beside_failed == 0)) || failed_keys+=(beside-lab)
   idle_cgroup_remove

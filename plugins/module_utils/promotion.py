@@ -212,6 +212,7 @@ class Cluster:
         return cached
 
     def drop(self, node):
+        self.conn_used.pop(node, None)
         conn = self.conns.pop(node, None)
         if conn is not None:
             try:

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by tests/run-all.sh: a CPU cgroup that gets only the CPU time nobody else wants, for the suite's
-# steps that need no lab while the lab runs.
+# Sourced by tests/run-all.sh (and, for their podman options, by the steps beside the lab that run containers): a
+# CPU cgroup that gets only the CPU time nobody else wants, for the suite's steps that need no lab while the lab runs.
 #
 # Why a cgroup and not `nice`: nice orders the processes of one cgroup, and every lab container runs in a cgroup
 # of its own, so niced steps still took an equal share from the lab (measured: docs/performance.md). A cgroup
@@ -13,7 +13,7 @@
 #                         are not children of their caller's cgroup: podman takes `--cgroup-parent=/$idle_cgroup_name`
 #   idle_cgroup_remove    removes the cgroup once nothing runs in it (no-op otherwise)
 
-readonly idle_cgroup_name=ha-lamp-idle
+idle_cgroup_name=ha-lamp-idle
 
 # The cgroup's directory in the CPU controller's hierarchy: cgroup v1 (a cpu hierarchy of its own) or v2.
 idle_cgroup_dir() {
@@ -29,7 +29,7 @@ idle_cgroup_dir() {
 idle_cgroup_make() {
   local dir
   dir="$(idle_cgroup_dir)" || return 1
-  if [[ ! -f /sys/fs/cgroup/cpu/cpu.shares ]]; then
+  if [[ $dir == "/sys/fs/cgroup/$idle_cgroup_name" ]]; then
     # cgroup v2: the root hands the cpu controller to its children only when asked to.
     grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
       echo +cpu 2>/dev/null > /sys/fs/cgroup/cgroup.subtree_control || return 1
