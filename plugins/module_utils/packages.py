@@ -5,9 +5,9 @@
 """Which of the packages a task wants are not installed, from ansible.builtin.package_facts.
 
 The roles install their packages with ``ansible.builtin.apt`` (state present). On a converged host that
-call changes nothing but still costs a module run that loads apt's whole cache (about 0.3 s per host,
-summed over 15 install tasks a rerun of site.yml). The base role reads the installed packages once;
-an install task is skipped when every package it names is among them.
+call changes nothing but still costs a module run that loads apt's whole cache, on every host and for
+each of the 15 install tasks of site.yml. The base role reads the installed packages once; an install
+task is skipped when every package it names is among them.
 
 Only a bare package name can be judged from the facts. A name with a version (``pkg=1.2``), a
 relation (``pkg>=1.2``), a wildcard (``php8.2-*``) or a .deb path is always reported missing, so

@@ -476,6 +476,8 @@ class KeepAliveEtcd(FakeEtcd):
     def __init__(self, responses, close_after_each=False):
         self.connections = 0
         self.close_after_each = close_after_each
+        # Connections the server has closed after their one response (close_after_each).
+        self.closed = threading.Semaphore(0)
         super().__init__(responses)
 
     def make_server(self, handler):
@@ -488,6 +490,9 @@ class KeepAliveEtcd(FakeEtcd):
                 fake.connections += 1
                 if fake.close_after_each:
                     self.handle_one_request()
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    fake.closed.release()
                 else:
                     super().handle()
 
@@ -509,7 +514,8 @@ def test_a_connection_closed_while_idle_is_reopened_on_the_same_endpoint():
         client = dcs.Etcd([fake.endpoint], timeout=2)
         for _round in range(3):
             assert client.get_prefix("/p/")[None] == 42
-            time.sleep(0.05)  # the server has closed the connection by the next call
+            # the server has closed the connection before the next call
+            assert fake.closed.acquire(timeout=5)
     assert fake.connections == 3 and len(fake.requests) == 3
     assert client.preferred == 0
 
