@@ -100,9 +100,15 @@ class Etcd:
         self.timeout = float(timeout)
         self.context = None
         if any(e.startswith("https://") for e in self.endpoints):
-            self.context = ssl.create_default_context(cafile=ca_file)
-            if cert_file:
-                self.context.load_cert_chain(cert_file, key_file)
+            # A host without the client certificate (a fresh machine, a wrong path) is an input error to
+            # report with the path, not a traceback.
+            try:
+                self.context = ssl.create_default_context(cafile=ca_file)
+                if cert_file:
+                    self.context.load_cert_chain(cert_file, key_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise DcsError("cannot load the etcd client TLS files (ca_file %s, cert_file %s, key_file %s): %s"
+                               % (ca_file, cert_file, key_file, exc))
         self.preferred = 0
         self._local = threading.local()
 

@@ -215,7 +215,7 @@ def main():
         view = parse_view(etcd.get_prefix(prefix), prefix)
         module.exit_json(changed=changed, **summary(view))
     except DcsError as exc:
-        module.fail_json(msg="etcd unreachable from %s: %s" % (", ".join(params["endpoints"]), exc))
+        module.fail_json(msg="etcd at %s: %s" % (", ".join(params["endpoints"]), exc))
 
 
 if __name__ == "__main__":

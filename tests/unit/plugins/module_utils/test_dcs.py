@@ -134,6 +134,32 @@ def test_etcd_plain_http_has_no_tls_context():
     assert client.context is None and client.timeout == 0.5 and client.preferred == 0
 
 
+def test_etcd_missing_ca_file_names_the_files(tmp_path):
+    missing = str(tmp_path / "ca.crt")
+    with pytest.raises(dcs.DcsError) as err:
+        dcs.Etcd(["https://127.0.0.1:2379"], missing, "/x/admin.crt", "/x/admin.key")
+    assert str(err.value) == ("cannot load the etcd client TLS files (ca_file %s, cert_file /x/admin.crt, "
+                              "key_file /x/admin.key): [Errno 2] No such file or directory" % missing)
+
+
+def test_etcd_missing_client_certificate_names_the_files(tmp_path):
+    # A fresh machine: the CA bundle is readable (the system's), the client certificate not there yet.
+    cert, key = str(tmp_path / "admin.crt"), str(tmp_path / "admin.key")
+    with pytest.raises(dcs.DcsError) as err:
+        dcs.Etcd(["https://127.0.0.1:2379"], None, cert, key)
+    assert str(err.value) == ("cannot load the etcd client TLS files (ca_file None, cert_file %s, key_file %s): "
+                              "[Errno 2] No such file or directory" % (cert, key))
+
+
+def test_etcd_unreadable_client_certificate_names_the_files(tmp_path):
+    cert = tmp_path / "admin.crt"
+    cert.write_text("not a certificate\n")
+    with pytest.raises(dcs.DcsError) as err:
+        dcs.Etcd(["https://127.0.0.1:2379"], None, str(cert), str(cert))
+    assert str(err.value).startswith("cannot load the etcd client TLS files (ca_file None, cert_file %s, key_file %s): "
+                                     % (cert, cert))
+
+
 def closed_port():
     """A port on 127.0.0.1 with nothing listening (bound, then released)."""
     sock = socket.socket()
