@@ -34,6 +34,8 @@ GROUPS = TIERS + OPTIONAL_GROUPS  # every group the validator reads
 DR = "dr"
 TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3, DCS: 4, STORAGE: 5, DR: 6}
 
+DR_SITE_VAR = "ha_lamp_dr_site"  # names the DR site (docs/dr-site.md)
+
 # The only variables the validator reads (see the inventory contract in ARCHITECTURE.md).
 CONTRACT_VARS = (
     "ansible_host",
@@ -53,7 +55,7 @@ CONTRACT_VARS = (
     "ha_lamp_db_public_vip_allowed",
     "ha_lamp_controller_addresses",
     "ha_lamp_admin_networks",
-    "ha_lamp_dr_site",
+    DR_SITE_VAR,
 )
 
 # Defaults of the automatic-failover settings when the inventory leaves them unset
@@ -67,9 +69,8 @@ LEASE_MARGIN_S = 2
 LEASE_RENEWAL_SLACK_S = 1
 
 DEFAULT_SITE = "default"
-# The site name of the disaster-recovery site's hosts, unless ha_lamp_dr_site names another. Hosts
-# without site, or with any other site, belong to the main site.
-DR_SITE_VAR = "ha_lamp_dr_site"
+# The site name of the disaster-recovery site's hosts, unless ha_lamp_dr_site (DR_SITE_VAR) names
+# another. Hosts without site, or with any other site, belong to the main site.
 DEFAULT_DR_SITE = "dr"
 FAILURE_DOMAIN_LEVELS = ("rack", "site")
 
