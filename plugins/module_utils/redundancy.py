@@ -17,7 +17,8 @@ The report is a plain dict (JSON-serialisable):
     errors      number of findings with severity error
     warnings    number of findings with severity warning
     findings    [{severity, rule, tier, hosts, message}], errors first, then by tier
-    summary     failure-domain level, sites, primary, per tier: hosts and hosts per domain; dcs likewise
+    summary     failure-domain level, sites, primary, per tier: hosts and hosts per domain; dcs likewise;
+                all of the main site, and dr_site (name, hosts, per tier) when there is a DR site
     availability  see availability.estimate
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import gc
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils import availability as _availability
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_dr import DR_RULES
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model import (
     CONTRACT_VARS,
     DEFAULT_OPTIONS,
@@ -102,6 +104,7 @@ RULES = {
     "DCS_DOMAIN_MAJORITY": "error",
 }
 RULES.update(STORAGE_RULES)  # STORAGE_SIZE, STORAGE_DOMAINS (errors), STORAGE_NO_CLIENTS (warning)
+RULES.update(DR_RULES)  # DR_TIER_MISSING, DR_SHARES_RACK, DR_VIP_SUBNET, DR_DB_IN_DCS, DR_DB_FAILOVER (errors)
 
 
 def validate(inventory):
@@ -151,7 +154,7 @@ def _summary(topo, primary):
     for host in topo.dcs_hosts():
         domain = topo.domain_of(host) or "(no %s)" % topo.level
         dcs_domains[domain] = dcs_domains.get(domain, 0) + 1
-    return {
+    summary = {
         "failure_domain": topo.level,
         "sites": topo.sites,
         "hosts": len(topo.hosts),
@@ -160,6 +163,13 @@ def _summary(topo, primary):
         "tiers": tiers,
         "dcs": {"hosts": list(topo.dcs), "domains": dcs_domains},
     }
+    if topo.dr is not None:  # only then, so a one-site report keeps its exact shape
+        summary["dr_site"] = {
+            "name": topo.dr.name,
+            "hosts": list(topo.dr.hosts),
+            "tiers": {tier: list(topo.dr.tiers.get(tier, [])) for tier in TIERS},
+        }
+    return summary
 
 
 def _estimate(topo, options, primary):

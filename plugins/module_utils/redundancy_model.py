@@ -29,7 +29,12 @@ DCS = "dcs"
 STORAGE = "storage"
 OPTIONAL_GROUPS = (DCS, STORAGE)  # groups that are not tiers: absent or empty is no TIER_MISSING
 GROUPS = TIERS + OPTIONAL_GROUPS  # every group the validator reads
-TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3, DCS: 4, STORAGE: 5}
+# The "tier" of findings about the disaster-recovery site (issue 18): its hosts sit in the usual groups,
+# and the DR rules (redundancy_dr.py) judge them as one site, after every main-site finding.
+DR = "dr"
+TIER_ORDER = {CLUSTER: 0, "loadbalancers": 1, "webservers": 2, "databases": 3, DCS: 4, STORAGE: 5, DR: 6}
+
+DR_SITE_VAR = "ha_lamp_dr_site"  # names the DR site (docs/dr-site.md)
 
 # The only variables the validator reads (see the inventory contract in ARCHITECTURE.md).
 CONTRACT_VARS = (
@@ -50,6 +55,7 @@ CONTRACT_VARS = (
     "ha_lamp_db_public_vip_allowed",
     "ha_lamp_controller_addresses",
     "ha_lamp_admin_networks",
+    DR_SITE_VAR,
 )
 
 # Defaults of the automatic-failover settings when the inventory leaves them unset
@@ -63,6 +69,9 @@ LEASE_MARGIN_S = 2
 LEASE_RENEWAL_SLACK_S = 1
 
 DEFAULT_SITE = "default"
+# The site name of the disaster-recovery site's hosts, unless ha_lamp_dr_site (DR_SITE_VAR) names
+# another. Hosts without site, or with any other site, belong to the main site.
+DEFAULT_DR_SITE = "dr"
 FAILURE_DOMAIN_LEVELS = ("rack", "site")
 
 # One member of each tier, for messages ("... so losing one rack keeps a load balancer").
@@ -214,6 +223,13 @@ class Findings:
         )
 
 
+def vip_label(index, entry):
+    """How messages name one entry of ha_lamp_vips: "VIP 'public'", or its index when it has no usable name."""
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("name"):
+        return "VIP '%s'" % entry["name"]
+    return "ha_lamp_vips[%d]" % index
+
+
 def parse_address(value):
     """Parse an ``ansible_host``-like value.
 
@@ -311,8 +327,29 @@ class Host:
         return self.vrrp_ip if self.vrrp_ip is not None else self.address_ip
 
 
+class DrSite:
+    """The disaster-recovery site's share of the inventory: its hosts, left out of every main-site rule."""
+
+    def __init__(self, name, hosts):
+        self.name = name
+        self.hosts = hosts  # name -> Host, in the order the groups listed them
+        self.tiers = {}  # tier -> [host names of the DR site]
+        self.dcs = []  # DR hosts listed in dcs (DR_DB_IN_DCS: the main site's quorum is no place for them)
+        self.storage = []  # DR hosts listed in storage
+        self.vips = None  # ha_lamp_vips of the DR site's load balancers
+
+    def tier_hosts(self, tier):
+        return [self.hosts[name] for name in self.tiers.get(tier, [])]
+
+
 class Topology:
-    """Tiers, hosts and cluster-wide settings, read once from the inventory dict."""
+    """Tiers, hosts and cluster-wide settings, read once from the inventory dict.
+
+    With a DR site (hosts whose site is ha_lamp_dr_site), ``hosts``, ``tiers``, ``dcs`` and ``storage``
+    hold the main site only, so every main-site rule sees the main site as if it were alone; the DR
+    site's hosts are in ``dr`` (None without one). Each host's own variables (rack, site, address) are
+    read and checked the same way in both sites.
+    """
 
     def __init__(self, inventory, options, findings):
         self.options = options
@@ -333,6 +370,7 @@ class Topology:
             raw = hostvars.get(host.name) if isinstance(hostvars, dict) else None
             host.vars = raw if isinstance(raw, dict) else {}
             self._read_host(host)
+        self.dr = self._split_dr_site()
         self.level = self._read_failure_domain()
         self.sites = sorted({host.site for host in self.hosts.values()})
         self.multi_site = len(self.sites) > 1
@@ -350,6 +388,14 @@ class Topology:
         self.db_public_vip_allowed = self._read_cluster_var("ha_lamp_db_public_vip_allowed", everyone, "loadbalancers")
         self.controller_addresses = self._read_cluster_var("ha_lamp_controller_addresses", everyone, CLUSTER)
         self.admin_networks = self._read_cluster_var("ha_lamp_admin_networks", everyone, CLUSTER)
+        if self.dr is not None:
+            self.dr.vips = self._read_cluster_var(
+                "ha_lamp_vips",
+                self.dr.tiers.get("loadbalancers", []),
+                "loadbalancers",
+                hosts=self.dr.hosts,
+                scope="the DR site's load balancers (group_vars of a group holding them)",
+            )
 
     # -- input -----------------------------------------------------------------------------
 
@@ -542,17 +588,19 @@ class Topology:
             return "rack"
         return value
 
-    def _read_cluster_var(self, var, host_names, tier):
+    def _read_cluster_var(self, var, host_names, tier, hosts=None, scope="the whole cluster (group_vars/all)"):
         """Value of a cluster-wide variable; a finding when the hosts disagree.
 
         Such variables normally live in group_vars/all, so every host carries the same value.
         Hosts that do not define the variable are ignored, except for ha_lamp_vips on the load
         balancers: every LB must carry the same VIPs, or keepalived has nothing to fail over to.
+        ``hosts`` (default: the main site's) and ``scope`` serve the DR site's own values.
         """
+        hosts = self.hosts if hosts is None else hosts
         by_value = {}
         unset = []
         for name in host_names:
-            variables = self.hosts[name].vars
+            variables = hosts[name].vars
             if var not in variables or variables[var] is None:
                 unset.append(name)
                 continue
@@ -572,11 +620,73 @@ class Topology:
                 "CLUSTER_VAR_CONFLICT",
                 tier,
                 [name for _value, names in values for name in names] + (unset if var == "ha_lamp_vips" else []),
-                "%s differs between hosts: %s; set it once for the whole cluster (group_vars/all)" % (var, "; ".join(parts)),
+                "%s differs between hosts: %s; set it once for %s" % (var, "; ".join(parts), scope),
             )
         return values[0][0]
 
+    # -- the DR site ---------------------------------------------------------------------------
+
+    def _read_dr_site_name(self):
+        """ha_lamp_dr_site (read from every host: it decides which hosts are the DR site), or the default."""
+        value = self._read_cluster_var(DR_SITE_VAR, list(self.hosts), CLUSTER)
+        if value is None or (isinstance(value, str) and value.strip() and value == value.strip()):
+            return DEFAULT_DR_SITE if value is None else value
+        self.findings.error(
+            "SITE_INVALID",
+            CLUSTER,
+            [],
+            "%s is %s (%s), not a site name; set it to the site of the DR site's hosts (var site; default '%s'), "
+            "a non-empty string without surrounding spaces, or leave it unset"
+            % (DR_SITE_VAR, type_name(value), show(value), DEFAULT_DR_SITE),
+        )
+        return DEFAULT_DR_SITE
+
+    def _split_dr_site(self):
+        """Move the DR site's hosts out of the main site's hosts and groups; None when there is no DR site.
+
+        A host is in the DR site when its site is exactly the DR site's name; an invalid site
+        (SITE_INVALID) keeps it in the main site. Without a DR host nothing here changes anything.
+        """
+        name = self._read_dr_site_name()
+        members = {key: host for key, host in self.hosts.items() if host.vars.get("site") == name}
+        if not members:
+            return None
+        dr = DrSite(name, members)
+        self.hosts = {key: host for key, host in self.hosts.items() if key not in members}
+        only_dr = "has only hosts of the DR site '%s'" % name
+        for tier in TIERS:
+            names = self.tiers.get(tier) or []
+            dr.tiers[tier] = [host for host in names if host in members]
+            if not dr.tiers[tier]:
+                continue
+            self.tiers[tier] = [host for host in names if host not in members]
+            if not self.tiers[tier]:
+                self.missing_tiers.append(tier)
+                self.findings.error(
+                    "TIER_MISSING",
+                    tier,
+                    [],
+                    "%s: the group %s (%s); add at least 2 main-site hosts in different failure domains to it"
+                    % (tier, only_dr, name_hosts(dr.tiers[tier], self.limit)),
+                )
+        dr.dcs = [host for host in self.dcs if host in members]
+        dr.storage = [host for host in self.storage if host in members]
+        self.dcs = [host for host in self.dcs if host not in members]
+        self.storage = [host for host in self.storage if host not in members]
+        # A group left with DR hosts only is, for the main site, no group: DCS_MISSING says so for dcs.
+        if dr.dcs and not self.dcs:
+            self.dcs_state = only_dr
+        if dr.storage and not self.storage:
+            self.storage_state = only_dr
+        return dr
+
     # -- helpers for the rules -------------------------------------------------------------
+
+    def every_host(self):
+        """Main-site hosts, then the DR site's: for the per-host checks both sites share (rack, address)."""
+        if self.dr is None:
+            return list(self.hosts.values())
+        return list(self.hosts.values()) + list(self.dr.hosts.values())
 
     def domain_of(self, host, level=None):
         """Failure-domain label of a host at ``level`` (rack or site); None when its rack is unknown."""

@@ -29,7 +29,9 @@ from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_model im
     parse_haproxy_time,
     show,
     type_name,
+    vip_label,
 )
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_dr import rule_dr_site
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_storage import rule_storage
 
 VIP_KEYS = ("name", "address", "vrid", "interface", "purpose")
@@ -110,9 +112,12 @@ def rule_multi_tier(topo, findings):
 
 
 def rule_racks_and_sites(topo, findings):
-    """RACK_MISSING (per tier) and SITE_PARTIAL. Invalid values were reported while reading."""
+    """RACK_MISSING (per tier, both sites: DR_SHARES_RACK needs the DR hosts' racks) and SITE_PARTIAL (main site).
+
+    Invalid values were reported while reading.
+    """
     missing = {}
-    for host in topo.hosts.values():
+    for host in topo.every_host():
         if host.vars.get("rack") is None and (host.name, "rack") not in topo.template_failed:
             missing.setdefault(host.tier, []).append(host.name)
     for tier in TIERS + (DCS, STORAGE):
@@ -138,9 +143,9 @@ def rule_racks_and_sites(topo, findings):
 
 
 def rule_addresses(topo, findings):
-    """ADDRESS_DUPLICATE: two hosts answering on one address (ansible_host or ha_lamp_vrrp_address)."""
+    """ADDRESS_DUPLICATE: two hosts answering on one address (ansible_host or ha_lamp_vrrp_address), in either site."""
     by_address = {}
-    for host in topo.hosts.values():
+    for host in topo.every_host():
         keys = {}
         if host.address_key is not None:
             keys[host.address_key] = "ansible_host" if host.vars.get("ansible_host") is not None else "inventory name"
@@ -163,12 +168,6 @@ def rule_addresses(topo, findings):
 
 
 # -- load balancers and VIPs -------------------------------------------------------------------
-
-
-def _vip_label(index, entry):
-    if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("name"):
-        return "VIP '%s'" % entry["name"]
-    return "ha_lamp_vips[%d]" % index
 
 
 def rule_vips(topo, findings, by_address):
@@ -220,7 +219,7 @@ def rule_vips(topo, findings, by_address):
     segments = {}  # segment key -> {vrid: [labels]}
     purposes = {purpose: [] for purpose in VIP_PURPOSES}
     for index, entry in enumerate(vips):
-        label = _vip_label(index, entry)
+        label = vip_label(index, entry)
         if not isinstance(entry, dict):
             findings.error(
                 "VIP_MALFORMED",
@@ -530,7 +529,8 @@ def rule_databases(topo, findings):
     primary = _primary(topo, findings, dbs)
     if primary is not None:
         _check_replicas(topo, findings, dbs, primary)
-    _check_server_ids(topo, findings, dbs)
+    # Server ids must differ across both sites too: the DR database replicates from the main site's primary.
+    _check_server_ids(topo, findings, dbs + (topo.dr.tier_hosts("databases") if topo.dr is not None else []))
     _check_sites(topo, findings, dbs)
     return primary.name if primary is not None else None
 
@@ -908,4 +908,5 @@ def run_all(topo, findings):
     rule_db_lease(topo, findings)
     rule_dcs(topo, findings)
     rule_storage(topo, findings)
+    rule_dr_site(topo, findings)
     return primary

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.availability import describe_figures, describe_loss
 
-_TIER_TITLE_ORDER = ("cluster", "loadbalancers", "webservers", "databases", "dcs", "storage")
+_TIER_TITLE_ORDER = ("cluster", "loadbalancers", "webservers", "databases", "dcs", "storage", "dr")
 
 
 def render_findings(findings, severity):

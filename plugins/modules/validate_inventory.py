@@ -26,7 +26,8 @@ description:
     C(dcs) (the etcd members) and of C(storage) (the GlusterFS hosts of the shared uploads), and only the contract
     variables (C(ansible_host), C(rack), C(site), C(ha_lamp_vrrp_address), C(mysql_server_id), C(ha_lamp_vips),
     C(ha_lamp_db_primary), C(ha_lamp_failure_domain), C(ha_lamp_db_lease_ttl), C(ha_lamp_db_failover_window),
-    C(ha_lamp_db_nofailover), C(ha_lamp_switchover_target), C(haproxy_db_check_inter), C(haproxy_db_check_fall))
+    C(ha_lamp_db_nofailover), C(ha_lamp_switchover_target), C(haproxy_db_check_inter), C(haproxy_db_check_fall),
+    C(ha_lamp_db_public_vip_allowed), C(ha_lamp_controller_addresses), C(ha_lamp_admin_networks), C(ha_lamp_dr_site))
     are read, each templated in its host's context.
   - "Rules (errors): every tier exists with at least 2 hosts spread over at least 2 failure domains (rack by default,
     or site per C(ha_lamp_failure_domain)); every cluster host has a non-empty string C(rack); C(site) is a string;
@@ -47,6 +48,14 @@ description:
     present it holds exactly 3 hosts (one GlusterFS replica 3 volume with an arbiter: the first two hosts in inventory
     order carry the data bricks, the third the arbiter), each with a C(rack), in 3 different failure domains so losing
     one domain keeps the client quorum of 2 bricks. A storage host may also be in a tier without a warning."
+  - "Rules for a disaster-recovery site (errors), only when one exists: hosts whose C(site) is C(ha_lamp_dr_site)
+    (default C(dr)) are the DR site, every other host the main site. The rules above judge the main site alone (the
+    host's own C(rack), C(site), addresses and C(mysql_server_id) are checked in both sites). The DR site shares no
+    rack name with the main site (DR_SHARES_RACK); its load balancers' C(ha_lamp_vips) are in no subnet of a main-site
+    VIP (DR_VIP_SUBNET); none of its hosts is in C(dcs) (DR_DB_IN_DCS); its databases have
+    C(ha_lamp_db_nofailover=true) (DR_DB_FAILOVER); it has 2 load balancers, at least 1 web server and at least 1
+    database (DR_TIER_MISSING). This version does not deploy a DR site: C(playbooks/validate.yml), and so
+    C(site.yml), refuses an inventory that has one, after this check."
   - "Warnings: a tier confined to one site of a multi-site cluster, a host in several tiers, C(site) set on only some
     hosts, unknown VIP keys, a replica sharing the primary's failure domain, databases over an even number of sites
     with no tie-breaker site, a C(storage) group without C(webservers) to mount it."
@@ -148,7 +157,9 @@ report:
       type: list
       elements: dict
     summary:
-      description: Failure-domain level, sites, host count, primary database, per tier hosts and hosts per domain.
+      description:
+        - Failure-domain level, sites, host count, primary database, per tier hosts and hosts per domain, of the main site.
+        - With a DR site, C(dr_site) with its C(name), C(hosts) and per tier its hosts.
       type: dict
     availability:
       description: Per tier and stack availability, nines, downtime minutes per year, and failure-domain losses.

@@ -49,6 +49,9 @@ BAD = {
     "losing it leaves 1, short of the quorum of 2",
     "bad_dcs_even": "DCS_SIZE dcs: 4 members (db1, db2, db3 and db4), an even number: the quorum is 3 of 4",
     "bad_dcs_missing": "DCS_MISSING dcs: the group is not defined, but automatic database failover needs etcd members",
+    "bad_dr_db_in_dcs": "DR_DB_IN_DCS dbdr1: in the group dcs, the main site's etcd quorum, but in the DR site 'dr' (var site)",
+    "bad_dr_vip_subnet": "DR_VIP_SUBNET DR site 'dr': VIP 'public' 10.20.0.100/24 (ha_lamp_vips on lbdr1 and lbdr2) is in the "
+    "main site's VIP subnet 10.20.0.0/24",
     "bad_duplicate_address": "ADDRESS_DUPLICATE web1 and web2 share the address 10.20.0.21",
     "bad_lease_ttl_short": "DB_LEASE_TTL_TOO_SHORT databases: ha_lamp_db_lease_ttl is 6 s, below the minimum of 9 s = "
     "haproxy_db_check_inter 2s x haproxy_db_check_fall 3 + 2 s margin + 1 s renewal slack, rounded up",
@@ -85,10 +88,17 @@ GOOD = [
     "good_vrrp_segment",
 ]
 WARN = {"warn_even_sites": "DB_EVEN_SITES [databases] databases: spread over 2 sites (dc1, dc2)"}
+# Valid inventories that validate.yml refuses after the check: this version does not deploy them.
+REFUSED = {
+    "refused_dr_site": (
+        "The inventory has a DR site: site 'dr' (lbdr1, lbdr2, webdr1, dbdr1). Deploying a DR site is not implemented "
+        "in this version of onprem.ha_lamp"
+    ),
+}
 
 
 def test_every_example_is_covered():
-    assert sorted(os.listdir(EXAMPLES)) == sorted(["README.md"] + list(BAD) + GOOD + list(WARN))
+    assert sorted(os.listdir(EXAMPLES)) == sorted(["README.md"] + list(BAD) + GOOD + list(WARN) + list(REFUSED))
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
@@ -112,6 +122,17 @@ def test_warning_only_inventory_passes_with_warning(name):
     rc, output = run_validate(os.path.join(EXAMPLES, name))
     assert rc == 0, output
     assert WARN[name] in " ".join(output.split()), output
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_valid_inventory_this_version_cannot_deploy_is_refused(name, tmp_path):
+    report_path = tmp_path / "report.json"
+    rc, output = run_validate(os.path.join(EXAMPLES, name), "-e", "ha_lamp_validate_report_path=%s" % report_path)
+    assert rc == 2, output
+    assert "Inventory redundancy check: 0 error(s), 0 warning(s)" in output, output
+    assert REFUSED[name] in " ".join(output.split()), output
+    report = json.loads(report_path.read_text())
+    assert report["ok"] is True and report["findings"] == []
 
 
 def test_lab_inventory_passes_and_writes_json_report(tmp_path):

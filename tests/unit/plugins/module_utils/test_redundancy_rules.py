@@ -1840,9 +1840,11 @@ def test_rule(mutate, expected):
 
 
 def test_every_rule_is_exercised():
-    """Each rule id in RULES has at least one case here, in test_redundancy_storage.py or in test_redundancy_extra.py."""
+    """Each rule id in RULES has at least one case here, in test_redundancy_storage.py, test_redundancy_dr.py or
+    in test_redundancy_extra.py."""
+    from .test_redundancy_dr import CASES as DR_CASES
     from .test_redundancy_extra import EXTRA_RULES
     from .test_redundancy_storage import CASES as STORAGE_CASES
 
-    seen = {finding[1] for _mutate, expected in (case.values for case in CASES + STORAGE_CASES) for finding in expected}
+    seen = {finding[1] for _mutate, expected in (case.values for case in CASES + STORAGE_CASES + DR_CASES) for finding in expected}
     assert set(RULES) - seen - EXTRA_RULES == set()
