@@ -130,7 +130,8 @@ def test_valid_inventory_this_version_cannot_deploy_is_refused(name, tmp_path):
     rc, output = run_validate(os.path.join(EXAMPLES, name), "-e", "ha_lamp_validate_report_path=%s" % report_path)
     assert rc == 2, output
     assert "Inventory redundancy check: 0 error(s), 0 warning(s)" in output, output
-    assert REFUSED[name] in " ".join(output.split()), output
+    # The YAML callback of ansible-core 2.17/2.18 prints the message single-quoted, its quotes doubled.
+    assert REFUSED[name] in " ".join(output.split()).replace("''", "'"), output
     report = json.loads(report_path.read_text())
     assert report["ok"] is True and report["findings"] == []
 
