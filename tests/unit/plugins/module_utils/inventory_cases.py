@@ -2,6 +2,8 @@
 
 import copy
 
+from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import RULES, validate
+
 LAB_GROUPS = {
     "loadbalancers": ["lb1", "lb2"],
     "webservers": ["web1", "web2"],
@@ -49,3 +51,15 @@ def set_host(inventory, host, **values):
 def keyed(report):
     """Findings as comparable tuples (severity, rule, tier, hosts, message)."""
     return [(f["severity"], f["rule"], f["tier"], tuple(f["hosts"]), f["message"]) for f in report["findings"]]
+
+
+def assert_case(inventory, mutate, expected):
+    """Break the inventory with ``mutate``; the report must hold exactly ``expected`` (keyed findings),
+    count its errors, say ok only without them, and agree with the RULES table on each severity."""
+    mutate(inventory)
+    report = validate(inventory)
+    assert keyed(report) == expected
+    assert report["errors"] == sum(1 for finding in expected if finding[0] == "error")
+    assert report["ok"] is (report["errors"] == 0)
+    for severity, rule, *_rest in expected:
+        assert RULES[rule] == severity, "RULES table out of date for %s" % rule

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import RULES, inventory_from, render_text, validate
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_dr import DR_RULES
 
-from .inventory_cases import keyed, set_all, set_host
+from .inventory_cases import assert_case, keyed, set_all, set_host
 from .test_redundancy_rules import CASES as RULE_CASES
 from .test_redundancy_rules import PLANES
 from .test_redundancy_rules import lab as _lab_rules
@@ -667,14 +667,7 @@ CASES = [
 
 @pytest.mark.parametrize("mutate, expected", CASES)
 def test_dr_rule(mutate, expected):
-    inventory = lab()
-    mutate(inventory)
-    report = validate(inventory)
-    assert keyed(report) == expected
-    assert report["errors"] == sum(1 for finding in expected if finding[0] == "error")
-    assert report["ok"] is (report["errors"] == 0)
-    for severity, rule, *_rest in expected:
-        assert RULES[rule] == severity, "RULES table out of date for %s" % rule
+    assert_case(lab(), mutate, expected)
 
 
 def test_dr_rules_are_registered_with_their_severity():

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import RULES, validate
 
-from .inventory_cases import keyed, set_all, set_host, unset_all
+from .inventory_cases import assert_case, set_all, set_host, unset_all
 from .inventory_cases import lab as _lab_base
 
 # The lab's two network planes and management addresses (inventories/lab/group_vars/all/cluster.yml).
@@ -1829,14 +1829,7 @@ def test_lab_inventory_passes_clean():
 
 @pytest.mark.parametrize("mutate, expected", CASES)
 def test_rule(mutate, expected):
-    inventory = lab()
-    mutate(inventory)
-    report = validate(inventory)
-    assert keyed(report) == expected
-    assert report["errors"] == sum(1 for finding in expected if finding[0] == "error")
-    assert report["ok"] is (report["errors"] == 0)
-    for severity, rule, *_rest in expected:
-        assert RULES[rule] == severity, "RULES table out of date for %s" % rule
+    assert_case(lab(), mutate, expected)
 
 
 def test_every_rule_is_exercised():

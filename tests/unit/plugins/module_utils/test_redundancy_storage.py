@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy import RULES, inventory_from, render_text, validate
 from ansible_collections.onprem.ha_lamp.plugins.module_utils.redundancy_storage import STORAGE_RULES, brick_roles
 
-from .inventory_cases import CLUSTER_VARS, keyed, set_all, set_host
+from .inventory_cases import CLUSTER_VARS, assert_case, keyed, set_all, set_host
 from .test_redundancy_rules import PLANES
 from .test_redundancy_rules import lab as _lab_rules
 
@@ -415,14 +415,7 @@ CASES = [
 
 @pytest.mark.parametrize("mutate, expected", CASES)
 def test_storage_rule(mutate, expected):
-    inventory = lab()
-    mutate(inventory)
-    report = validate(inventory)
-    assert keyed(report) == expected
-    assert report["errors"] == sum(1 for finding in expected if finding[0] == "error")
-    assert report["ok"] is (report["errors"] == 0)
-    for severity, rule, *_rest in expected:
-        assert RULES[rule] == severity, "RULES table out of date for %s" % rule
+    assert_case(lab(), mutate, expected)
 
 
 def test_storage_rules_are_registered_with_their_severity():
