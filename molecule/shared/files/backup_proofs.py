@@ -106,11 +106,15 @@ class Lab:
         return self.lab_playbook(os.path.join("playbooks", name), *extra, timeout=timeout)
 
     def lab_playbook(self, path, *extra, timeout=900):
-        """A playbook by its path in the repository (playbooks/..., lab/create.yml) on the lab inventory."""
+        """A playbook by its path in the repository (playbooks/..., lab/create.yml) on the lab inventory.
+        site.yml runs under the strategy the lab and CI give it (HA_LAMP_SITE_STRATEGY: labctl names
+        Mitogen's), as the scenario's converge does; every other playbook under Ansible's own."""
         cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory,
                os.path.join(REPO, path)] + list(extra)
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                              env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+        if path == os.path.join("playbooks", "site.yml") and os.environ.get("HA_LAMP_SITE_STRATEGY"):
+            env["ANSIBLE_STRATEGY"] = os.environ["HA_LAMP_SITE_STRATEGY"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
 
     def segments(self):
         index = self.sh(self.backup_host, "cat /var/lib/ha-lamp-backup/binlogs/index.json").stdout
