@@ -361,7 +361,7 @@ class DrSite:
         self.hosts = hosts  # name -> Host, in the order the groups listed them
         self.tiers = {}  # tier -> [host names of the DR site]
         self.dcs = []  # DR hosts listed in dcs (DR_DB_IN_DCS: the main site's quorum is no place for them)
-        self.storage = []  # DR hosts listed in storage
+        self.storage = []  # DR hosts listed in storage (DR_IN_STORAGE: no brick of the main site's volume across the link)
         self.vips = None  # ha_lamp_vips of the DR site's load balancers
 
     def tier_hosts(self, tier):
