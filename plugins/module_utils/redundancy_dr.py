@@ -8,7 +8,7 @@ The DR site's hosts carry ``site: <ha_lamp_dr_site>`` (default ``dr``) inside th
 Topology keeps them out of every main-site rule (topo.dr); these rules judge them, and run only when
 the inventory has a DR site. What they protect: the DR site must survive the loss of the main site (no
 shared rack, its own VIP subnet), must never weaken the main site (no vote in its etcd quorum, never
-promoted by its automatic failover), and must be able to serve on its own (its own LB pair, web and
+promoted by its automatic failover, no brick of its GlusterFS volume), and must be able to serve on its own (its own LB pair, web and
 database). Missing or invalid ``rack`` and duplicate addresses are the common host rules' findings.
 Plain Python, linear in the number of hosts (VIP pairs: a handful), never raises.
 """
@@ -26,6 +26,7 @@ DR_RULES = {
     "DR_VIP_SUBNET": "error",
     "DR_DB_IN_DCS": "error",
     "DR_DB_FAILOVER": "error",
+    "DR_IN_STORAGE": "error",
 }
 
 # What the DR site needs per tier to take over on its own: (at least this many hosts, what they are, why).
@@ -37,7 +38,7 @@ DR_TIER_MINIMUM = {
 
 
 def rule_dr_site(topo, findings):
-    """DR_TIER_MISSING, DR_SHARES_RACK, DR_VIP_SUBNET, DR_DB_IN_DCS, DR_DB_FAILOVER; nothing without a DR site."""
+    """DR_TIER_MISSING, DR_SHARES_RACK, DR_VIP_SUBNET, DR_DB_IN_DCS, DR_DB_FAILOVER, DR_IN_STORAGE; nothing without a DR site."""
     dr = topo.dr
     if dr is None:
         return
@@ -46,6 +47,7 @@ def rule_dr_site(topo, findings):
     _vips(topo, findings, dr)
     _dcs(findings, dr)
     _nofailover(findings, dr)
+    _storage(findings, dr)
 
 
 def _tiers(topo, findings, dr):
@@ -206,4 +208,17 @@ def _nofailover(findings, dr):
             "%s: ha_lamp_db_nofailover is %s, but %s is a database of the DR site '%s' (var site); the main site's "
             "automatic failover must never promote a DR database (taking over a site is an operator's decision): "
             "set ha_lamp_db_nofailover: true on %s" % (host.name, problem, host.name, dr.name, host.name),
+        )
+
+
+def _storage(findings, dr):
+    for name in dr.storage:
+        findings.error(
+            "DR_IN_STORAGE",
+            DR,
+            [name],
+            "%s: in the group storage, the main site's GlusterFS volume, but in the DR site '%s' (var site); the main "
+            "site's volume must not have a brick across the link between the sites, or its uploads wait on that link "
+            "(a write needs 2 of the 3 bricks) and a fault of the link costs the volume a brick: remove %s from storage "
+            "(the volume's 3 bricks belong on main-site hosts)" % (name, dr.name, name),
         )

@@ -72,6 +72,11 @@ DEFAULT_SITE = "default"
 # The site name of the disaster-recovery site's hosts, unless ha_lamp_dr_site (DR_SITE_VAR) names
 # another. Hosts without site, or with any other site, belong to the main site.
 DEFAULT_DR_SITE = "dr"
+# How the validator and the site_members filter (module_utils/sites.py) explain a bad ha_lamp_dr_site.
+DR_SITE_NAME_FIX = (
+    "set it to the site of the DR site's hosts (var site; default '%s'), a non-empty string without surrounding "
+    "spaces, or leave it unset" % DEFAULT_DR_SITE
+)
 FAILURE_DOMAIN_LEVELS = ("rack", "site")
 
 # One member of each tier, for messages ("... so losing one rack keeps a load balancer").
@@ -134,6 +139,27 @@ def check_options(options):
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise OptionError("message_host_limit must be a positive integer, got %r" % (limit,))
     return merged
+
+
+def is_site_name(value):
+    """A usable site (or rack) name: a non-empty string without surrounding spaces."""
+    return isinstance(value, str) and bool(value.strip()) and value == value.strip()
+
+
+def dr_site_name(value):
+    """The DR site's name from the value of ha_lamp_dr_site (DR_SITE_VAR): the default when unset (None).
+
+    Any other value is returned as found: callers check it with is_site_name and report it their own way.
+    """
+    return DEFAULT_DR_SITE if value is None else value
+
+
+def in_dr_site(variables, dr_site):
+    """Whether a host with these variables is in the DR site ``dr_site``: its site is exactly that name.
+
+    Every other host (no site, another site, an invalid site) belongs to the main site.
+    """
+    return variables.get("site") == dr_site
 
 
 def type_name(value):
@@ -335,7 +361,7 @@ class DrSite:
         self.hosts = hosts  # name -> Host, in the order the groups listed them
         self.tiers = {}  # tier -> [host names of the DR site]
         self.dcs = []  # DR hosts listed in dcs (DR_DB_IN_DCS: the main site's quorum is no place for them)
-        self.storage = []  # DR hosts listed in storage
+        self.storage = []  # DR hosts listed in storage (DR_IN_STORAGE: no brick of the main site's volume across the link)
         self.vips = None  # ha_lamp_vips of the DR site's load balancers
 
     def tier_hosts(self, tier):
@@ -518,7 +544,7 @@ class Topology:
     def _read_domain_var(self, host, var, value, required):
         if value is None:
             return  # missing rack: reported per tier by the host rules
-        if isinstance(value, str) and value.strip() and value == value.strip():
+        if is_site_name(value):
             if var == "rack":
                 host.rack = value
             else:
@@ -628,16 +654,14 @@ class Topology:
 
     def _read_dr_site_name(self):
         """ha_lamp_dr_site (read from every host: it decides which hosts are the DR site), or the default."""
-        value = self._read_cluster_var(DR_SITE_VAR, list(self.hosts), CLUSTER)
-        if value is None or (isinstance(value, str) and value.strip() and value == value.strip()):
-            return DEFAULT_DR_SITE if value is None else value
+        value = dr_site_name(self._read_cluster_var(DR_SITE_VAR, list(self.hosts), CLUSTER))
+        if is_site_name(value):
+            return value
         self.findings.error(
             "SITE_INVALID",
             CLUSTER,
             [],
-            "%s is %s (%s), not a site name; set it to the site of the DR site's hosts (var site; default '%s'), "
-            "a non-empty string without surrounding spaces, or leave it unset"
-            % (DR_SITE_VAR, type_name(value), show(value), DEFAULT_DR_SITE),
+            "%s is %s (%s), not a site name; %s" % (DR_SITE_VAR, type_name(value), show(value), DR_SITE_NAME_FIX),
         )
         return DEFAULT_DR_SITE
 
@@ -648,7 +672,7 @@ class Topology:
         (SITE_INVALID) keeps it in the main site. Without a DR host nothing here changes anything.
         """
         name = self._read_dr_site_name()
-        members = {key: host for key, host in self.hosts.items() if host.vars.get("site") == name}
+        members = {key: host for key, host in self.hosts.items() if in_dr_site(host.vars, name)}
         if not members:
             return None
         dr = DrSite(name, members)

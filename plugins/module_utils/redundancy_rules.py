@@ -552,14 +552,36 @@ def _primary(topo, findings, dbs):
     for host in dbs:
         if host.name == value:
             return host
+    main = name_hosts([host.name for host in dbs], topo.limit)
+    if _dr_database(topo, value):
+        findings.error(
+            "DB_PRIMARY_NOT_IN_DATABASES",
+            tier,
+            [value],
+            "databases: ha_lamp_db_primary is '%s', a database of the DR site '%s' (var site), which can never be the main "
+            "site's primary: %s; set it to one of the main site's databases (%s)" % (value, topo.dr.name, DR_FOLLOWS, main),
+        )
+        return None
     findings.error(
         "DB_PRIMARY_NOT_IN_DATABASES",
         tier,
         [value],
         "databases: ha_lamp_db_primary is '%s', which is not in the databases group (%s); set it to one of them"
-        % (value, name_hosts([host.name for host in dbs], topo.limit)),
+        % (value, main),
     )
     return None
+
+
+# Why a DR database is never the main site's primary nor the target of its switchover.
+DR_FOLLOWS = (
+    "it replicates asynchronously from the main site's primary over the link between the sites, and only an operator's "
+    "site failover promotes it"
+)
+
+
+def _dr_database(topo, name):
+    """Whether ``name`` is a database of the DR site (none without a DR site)."""
+    return topo.dr is not None and name in topo.dr.tiers.get("databases", [])
 
 
 def _check_replicas(topo, findings, dbs, primary):
@@ -873,6 +895,14 @@ def _check_switchover_target(topo, findings, dbs, eligible, barred):
             tier,
             [],
             "databases: ha_lamp_switchover_target is %s; %s" % (show(value), choice),
+        )
+    elif _dr_database(topo, value):
+        findings.error(
+            "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES",
+            tier,
+            [value],
+            "databases: ha_lamp_switchover_target is '%s', a database of the DR site '%s' (var site), which can never be "
+            "the target of the main site's switchover: %s; %s" % (value, topo.dr.name, DR_FOLLOWS, choice),
         )
     elif value not in {host.name for host in dbs}:
         findings.error(

@@ -53,8 +53,9 @@ description:
     host's own C(rack), C(site), addresses and C(mysql_server_id) are checked in both sites). The DR site shares no
     rack name with the main site (DR_SHARES_RACK); its load balancers' C(ha_lamp_vips) are in no subnet of a main-site
     VIP (DR_VIP_SUBNET); none of its hosts is in C(dcs) (DR_DB_IN_DCS); its databases have
-    C(ha_lamp_db_nofailover=true) (DR_DB_FAILOVER); it has 2 load balancers, at least 1 web server and at least 1
-    database (DR_TIER_MISSING). This version does not deploy a DR site: C(playbooks/validate.yml), and so
+    C(ha_lamp_db_nofailover=true) (DR_DB_FAILOVER); none of its hosts is in C(storage) (DR_IN_STORAGE); it has 2 load
+    balancers, at least 1 web server and at least 1 database (DR_TIER_MISSING). A DR database is never the main
+    site's C(ha_lamp_db_primary) nor its C(ha_lamp_switchover_target). This version does not deploy a DR site: C(playbooks/validate.yml), and so
     C(site.yml), refuses an inventory that has one, after this check."
   - "Warnings: a tier confined to one site of a multi-site cluster, a host in several tiers, C(site) set on only some
     hosts, unknown VIP keys, a replica sharing the primary's failure domain, databases over an even number of sites

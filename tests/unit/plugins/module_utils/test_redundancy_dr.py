@@ -43,6 +43,11 @@ NO_VOTE = (
     "the sites"
 )
 SHARED_RACK = "losing that one rack would hit both sites, and the DR site is there to survive the main site's loss"
+DR_FOLLOWS = (
+    "it replicates asynchronously from the main site's primary over the link between the sites, and only an operator's "
+    "site failover promotes it"
+)
+PICK_MAIN = "name one of db1, db2 and db3, or leave it unset to let the switchover pick the best replica"
 
 
 def lab(site="dr"):
@@ -106,6 +111,41 @@ def nofailover(problem):
         ("dbdr1",),
         "dbdr1: ha_lamp_db_nofailover is %s, but dbdr1 is a database of the DR site 'dr' (var site); %s: set "
         "ha_lamp_db_nofailover: true on dbdr1" % (problem, NEVER_PROMOTE),
+    )
+
+
+def in_storage(name, site="dr"):
+    return (
+        "error",
+        "DR_IN_STORAGE",
+        "dr",
+        (name,),
+        "%s: in the group storage, the main site's GlusterFS volume, but in the DR site '%s' (var site); the main site's "
+        "volume must not have a brick across the link between the sites, or its uploads wait on that link (a write needs "
+        "2 of the 3 bricks) and a fault of the link costs the volume a brick: remove %s from storage (the volume's 3 "
+        "bricks belong on main-site hosts)" % (name, site, name),
+    )
+
+
+def dr_primary(name, site="dr"):
+    return (
+        "error",
+        "DB_PRIMARY_NOT_IN_DATABASES",
+        "databases",
+        (name,),
+        "databases: ha_lamp_db_primary is '%s', a database of the DR site '%s' (var site), which can never be the main "
+        "site's primary: %s; set it to one of the main site's databases (db1, db2 and db3)" % (name, site, DR_FOLLOWS),
+    )
+
+
+def dr_switchover_target(name, site="dr"):
+    return (
+        "error",
+        "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES",
+        "databases",
+        (name,),
+        "databases: ha_lamp_switchover_target is '%s', a database of the DR site '%s' (var site), which can never be the "
+        "target of the main site's switchover: %s; %s" % (name, site, DR_FOLLOWS, PICK_MAIN),
     )
 
 
@@ -521,6 +561,113 @@ CASES = [
         ],
         id="main_failover_candidates_count_main_databases_only",
     ),
+    # -- DR_IN_STORAGE ---------------------------------------------------------------------------------
+    pytest.param(lambda i: i["groups"].update(storage=["web1", "web2", "db3"]), [], id="main_site_storage_ok"),
+    pytest.param(
+        # The main site's volume has its 3 bricks; the DR host would be a fourth, across the link.
+        lambda i: i["groups"].update(storage=["web1", "web2", "db3", "dbdr1"]),
+        [in_storage("dbdr1")],
+        id="dr_database_in_storage_beside_three_main_hosts",
+    ),
+    pytest.param(
+        lambda i: i["groups"].update(storage=["web1", "webdr1", "db3"]),
+        [
+            (
+                "error",
+                "STORAGE_SIZE",
+                "storage",
+                ("db3", "web1"),
+                "storage: 2 hosts (web1 and db3), but the shared uploads volume is one GlusterFS replica 3 volume with an "
+                "arbiter (the first two hosts in inventory order carry the data bricks, the third the arbiter); two hosts "
+                "cannot break a tie, so losing one stops writes (or, without quorum, risks split brain); list exactly 3 hosts "
+                "in the storage group, each in a different rack",
+            ),
+            in_storage("webdr1"),
+        ],
+        id="dr_web_server_as_a_data_brick",
+    ),
+    pytest.param(
+        # Only DR hosts: no main-site volume to judge, each DR host named.
+        lambda i: i["groups"].update(storage=["lbdr1", "webdr1", "dbdr1"]),
+        [in_storage("lbdr1"), in_storage("webdr1"), in_storage("dbdr1")],
+        id="storage_of_dr_hosts_only",
+    ),
+    pytest.param(
+        lambda i: (
+            set_all(i, "ha_lamp_dr_site", "standby"),
+            sites(i, **{name: "standby" for name in DR_HOSTS}),
+            i["groups"].update(storage=["web1", "web2", "db3", "webdr1"]),
+        ),
+        [in_storage("webdr1", site="standby")],
+        id="dr_host_in_storage_dr_site_named_standby",
+    ),
+    # -- the main site's primary and switchover target are never a DR database ---------------------------
+    pytest.param(lambda i: set_all(i, "ha_lamp_db_primary", "dbdr1"), [dr_primary("dbdr1")], id="dr_database_as_primary"),
+    pytest.param(
+        # Set in group_vars/all of the main site only: the DR hosts do not carry it.
+        lambda i: [set_host(i, name, ha_lamp_db_primary="dbdr1") for name in ("lb1", "lb2", "web1", "web2", "db1", "db2", "db3")],
+        [dr_primary("dbdr1")],
+        id="dr_database_as_primary_main_hosts_only",
+    ),
+    pytest.param(
+        lambda i: (
+            set_all(i, "ha_lamp_dr_site", "standby"),
+            sites(i, **{name: "standby" for name in DR_HOSTS}),
+            set_all(i, "ha_lamp_db_primary", "dbdr1"),
+        ),
+        [dr_primary("dbdr1", site="standby")],
+        id="dr_database_as_primary_dr_site_named_standby",
+    ),
+    pytest.param(
+        # A DR host of another tier is simply not a database.
+        lambda i: set_all(i, "ha_lamp_db_primary", "webdr1"),
+        [
+            (
+                "error",
+                "DB_PRIMARY_NOT_IN_DATABASES",
+                "databases",
+                ("webdr1",),
+                "databases: ha_lamp_db_primary is 'webdr1', which is not in the databases group (db1, db2 and db3); set it "
+                "to one of them",
+            ),
+        ],
+        id="dr_web_server_as_primary",
+    ),
+    pytest.param(lambda i: set_all(i, "ha_lamp_db_primary", "db2"), [], id="main_database_as_primary_ok"),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_switchover_target", "dbdr1"),
+        [dr_switchover_target("dbdr1")],
+        id="dr_database_as_switchover_target",
+    ),
+    pytest.param(
+        lambda i: (
+            set_all(i, "ha_lamp_dr_site", "standby"),
+            sites(i, **{name: "standby" for name in DR_HOSTS}),
+            set_all(i, "ha_lamp_switchover_target", "dbdr1"),
+        ),
+        [dr_switchover_target("dbdr1", site="standby")],
+        id="dr_database_as_switchover_target_dr_site_named_standby",
+    ),
+    pytest.param(
+        lambda i: set_all(i, "ha_lamp_switchover_target", "lbdr1"),
+        [
+            (
+                "error",
+                "DB_SWITCHOVER_TARGET_NOT_IN_DATABASES",
+                "databases",
+                ("lbdr1",),
+                "databases: ha_lamp_switchover_target is 'lbdr1', which is not in the databases group; %s" % PICK_MAIN,
+            ),
+        ],
+        id="dr_load_balancer_as_switchover_target",
+    ),
+    pytest.param(lambda i: set_all(i, "ha_lamp_switchover_target", "db3"), [], id="main_database_as_switchover_target_ok"),
+    pytest.param(
+        # Both at once, and the DR database's own findings stay the DR rules' (here: none).
+        lambda i: (set_all(i, "ha_lamp_db_primary", "dbdr1"), set_all(i, "ha_lamp_switchover_target", "dbdr1")),
+        [dr_primary("dbdr1"), dr_switchover_target("dbdr1")],
+        id="dr_database_as_primary_and_switchover_target",
+    ),
     # -- the partition: main-site groups, both sites' host checks ---------------------------------------
     pytest.param(
         lambda i: i["groups"].update(loadbalancers=list(DR_LBS)),
@@ -677,6 +824,7 @@ def test_dr_rules_are_registered_with_their_severity():
         "DR_VIP_SUBNET": "error",
         "DR_DB_IN_DCS": "error",
         "DR_DB_FAILOVER": "error",
+        "DR_IN_STORAGE": "error",
     }
     for rule, severity in DR_RULES.items():
         assert RULES[rule] == severity
