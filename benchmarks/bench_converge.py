@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+import labkit  # benchmarks/labkit.py: inventory, podman, wrk and figures shared by the benchmarks
+
 REPO = Path(__file__).resolve().parents[1]
 INVENTORY = REPO / "inventories" / "lab"
 CALLBACKS = "ansible.posix.profile_roles,ansible.posix.timer"
@@ -75,14 +77,10 @@ def run_playbook(playbook, log_path, extra_env=None):
     return result.returncode
 
 
-def site_strategy():
-    return os.environ.get("HA_LAMP_SITE_STRATEGY") or "linear"
-
-
 def timed_site(log_path):
     started = time.monotonic()
     rc = run_playbook("playbooks/site.yml", log_path,
-                      {"ANSIBLE_CALLBACKS_ENABLED": CALLBACKS, "ANSIBLE_STRATEGY": site_strategy()})
+                      {"ANSIBLE_CALLBACKS_ENABLED": CALLBACKS, "ANSIBLE_STRATEGY": labkit.site_strategy()})
     figures = parse_run(Path(log_path).read_text(encoding="utf-8"))
     # The timer callback's whole seconds, else our own clock.
     if figures["seconds"] is None:
@@ -152,7 +150,7 @@ def main(argv=None):
             status = 1
             break
     print()
-    print(f"strategy: {site_strategy()}")
+    print(f"strategy: {labkit.site_strategy()}")
     print("\n".join(table(first, reruns)))
     print(f"logs: {out}")
     return status

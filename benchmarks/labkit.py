@@ -109,6 +109,12 @@ def lab_vips(inv):
             "all": sorted(vip_address(v) for v in vips)}
 
 
+def site_strategy():
+    """The strategy site.yml runs under in the lab and CI (HA_LAMP_SITE_STRATEGY: labctl names Mitogen's),
+    else Ansible's own; every other playbook keeps Ansible's own (docs/performance.md says why)."""
+    return os.environ.get("HA_LAMP_SITE_STRATEGY") or "linear"
+
+
 # --------------------------------------------------------------------------- podman and the containers
 def podman_env():
     """The environment for podman: the lab's configuration (runc, cgroupfs, ulimits) unless the caller

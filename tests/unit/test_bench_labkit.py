@@ -284,3 +284,12 @@ def test_haproxy_api_and_command(monkeypatch):
     with pytest.raises(RuntimeError, match="HAProxy on 10.213.77.11 refused 'set server web/x state ready': "
                                            "No such server."):
         labkit.haproxy_command("10.213.77.11", "set server web/x state ready")
+
+
+def test_site_strategy_follows_the_lab_setting(monkeypatch):
+    monkeypatch.setenv("HA_LAMP_SITE_STRATEGY", "mitogen_linear")
+    assert labkit.site_strategy() == "mitogen_linear"
+    monkeypatch.setenv("HA_LAMP_SITE_STRATEGY", "")
+    assert labkit.site_strategy() == "linear"
+    monkeypatch.delenv("HA_LAMP_SITE_STRATEGY")
+    assert labkit.site_strategy() == "linear"

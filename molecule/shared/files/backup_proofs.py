@@ -107,13 +107,12 @@ class Lab:
 
     def lab_playbook(self, path, *extra, timeout=900):
         """A playbook by its path in the repository (playbooks/..., lab/create.yml) on the lab inventory.
-        site.yml runs under the strategy the lab and CI give it (HA_LAMP_SITE_STRATEGY: labctl names
-        Mitogen's), as the scenario's converge does; every other playbook under Ansible's own."""
+        site.yml runs under labkit.site_strategy(), as the scenario's converge does."""
         cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory,
                os.path.join(REPO, path)] + list(extra)
         env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-        if path == os.path.join("playbooks", "site.yml") and os.environ.get("HA_LAMP_SITE_STRATEGY"):
-            env["ANSIBLE_STRATEGY"] = os.environ["HA_LAMP_SITE_STRATEGY"]
+        if path == os.path.join("playbooks", "site.yml"):
+            env["ANSIBLE_STRATEGY"] = labkit.site_strategy()
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
 
     def segments(self):
